@@ -90,7 +90,7 @@ export class MemberWriter {
 
   async #drainOne(): Promise<void> {
     const compressed = await this.#inFlight[0]!;
-    this.#inFlight.shift();
+    void this.#inFlight.shift();
     this.#options.signal?.throwIfAborted();
     this.#memberOffsets.push(this.#written);
     this.#blobHash.update(compressed);
