@@ -9,6 +9,7 @@ import { gunzip as gunzipCallback } from "node:zlib";
 import { promisify } from "node:util";
 import { decodeChunk } from "./chunk-decoder.ts";
 import { EStargzError } from "./errors.ts";
+import { StargzError } from "../util/errors.ts";
 import { decodeFooter, FOOTER_SIZE, type Footer } from "./footer.ts";
 import { buildIndex, type ChunkRef, type FileNode, type LayerIndex } from "./layer-index.ts";
 import { BLOCK, parseHeader, checksumOk } from "./tar-header.ts";
