@@ -105,11 +105,10 @@ export class LayerReader {
   /** A whole regular file, verified. */
   async readFile(path: string, options: ReadOptions = {}): Promise<Buffer> {
     const node = this.index.lookup(path);
-    if (!node)
-      throw new EStargzError("bad-entry", "no such file in layer", {
-        layer: this.#options.layerName,
-        entry: path,
-      });
+    if (!node) {
+      const context = { layer: this.#options.layerName, entry: path };
+      throw new StargzError("NOT_FOUND", "no such file in layer", { context });
+    }
     if (node.type !== "reg") {
       throw new EStargzError("bad-entry", `not a regular file (${node.type})`, {
         layer: this.#options.layerName,
