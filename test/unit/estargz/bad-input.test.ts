@@ -161,9 +161,15 @@ test("chunks that do not tile the file are rejected", async () => {
     /chunk at 0 has size 1024, not 5/,
   );
   await rejects(
-    await withToc(blob, (toc) => void (entry(toc, "d/file").size = CHUNK * 5)),
+    await withToc(blob, (toc) => void (entry(toc, "d/file").size = CHUNK + 10)),
     "bad-entry",
-    /cover/,
+    /chunks cover 2058 of 1034 bytes|chunk at 1024 has size 1024, not 10/,
+  );
+  // A last chunk with no declared size stretches to the file size; the data then runs short.
+  await rejects(
+    await withToc(blob, (toc) => void (entry(toc, "d/file").size = CHUNK * 5)),
+    "bad-chunk",
+    /inflates to 10 bytes, TOC says 3072/,
   );
 });
 
