@@ -169,7 +169,7 @@ test("chunks that do not tile the file are rejected", async () => {
   await rejects(
     await withToc(blob, (toc) => void (entry(toc, "d/file").size = CHUNK * 5)),
     "bad-chunk",
-    /inflates to 10 bytes, TOC says 3072/,
+    /inflates to \d+ bytes, TOC says 3072/,
   );
 });
 
