@@ -262,7 +262,7 @@ func checkTarStream(sr *io.SectionReader, listed []*estargz.TOCEntry) (string, e
 		if clean(hdr.Name) == estargz.TOCTarName {
 			continue
 		}
-		if i >= len(listed) || clean(hdr.Name) != listed[i].Name {
+		if i >= len(listed) || clean(hdr.Name) != clean(listed[i].Name) {
 			return "", fmt.Errorf("tar entry %d is %q, not in TOC order", i, hdr.Name)
 		}
 		i++
