@@ -6,7 +6,9 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { open, readFile, writeFile } from "node:fs/promises";
+import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { makeTempDir, type TempDir } from "../support/tmp.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
@@ -18,8 +20,16 @@ import {
   goReferenceSkipReason,
   type GoConversion,
 } from "../support/go-reference.ts";
-import { annotations } from "../support/oci-image.ts";
-import { compareListing } from "../support/manifest-compare.ts";
+import { annotations, digestOf, pushOciLayout, writeOciLayout } from "../support/oci-image.ts";
+import { compareListing, type ListedEntry } from "../support/manifest-compare.ts";
+import { comparableToc, tocOf, type RawToc } from "../support/estargz-toc.ts";
+import {
+  buildLayer,
+  openLayer,
+  type BuildResult,
+  type LayerReader,
+  type ReadAt,
+} from "../../src/estargz/index.ts";
 
 /** Small, so files of several chunks stay small. */
 const chunkSize = 64 * 1024;
@@ -28,6 +38,105 @@ const skipFixture = fixtureSkipReason();
 const skipVerifier = skipFixture ?? goVerifierSkipReason();
 const skipConvert = skipFixture ?? goReferenceSkipReason();
 const skipGoBoth = skipConvert ?? skipVerifier;
+
+/** Files put first in the prioritized builds: a hardlink (whose target must move too), nested and non-ASCII names. */
+const prioritizedFiles = [
+  "z-hardlinks/to-big",
+  "ünïcødé/emoji-😀.txt",
+  "modes/setuid",
+  "xattrs/file",
+];
+
+function bufferSource(blob: Buffer): ReadAt {
+  return {
+    size: blob.length,
+    readAt: async (buf, offset) => {
+      const n = Math.max(0, Math.min(buf.length, blob.length - offset));
+      blob.copy(buf, 0, offset, offset + n);
+      return n;
+    },
+  };
+}
+
+/** Our builder on the fixture tar; the blob collected in memory and written to `blobFile`. */
+async function buildOurs(
+  tarFile: string,
+  blobFile: string,
+  options: { prioritizedFiles?: string[] } = {},
+): Promise<{ blob: Buffer; result: BuildResult }> {
+  const parts: Buffer[] = [];
+  const sink = { write: async (chunk: Uint8Array) => void parts.push(Buffer.from(chunk)) };
+  let result: BuildResult;
+  if (options.prioritizedFiles) {
+    const fh = await open(tarFile);
+    try {
+      const { size } = await fh.stat();
+      const input: ReadAt = {
+        size,
+        readAt: async (buf, offset) => (await fh.read(buf, 0, buf.length, offset)).bytesRead,
+      };
+      result = await buildLayer(input, sink, {
+        chunkSize,
+        prioritizedFiles: options.prioritizedFiles,
+      });
+    } finally {
+      await fh.close();
+    }
+  } else {
+    result = await buildLayer(createReadStream(tarFile), sink, { chunkSize });
+  }
+  const blob = Buffer.concat(parts);
+  await writeFile(blobFile, blob);
+  return { blob, result };
+}
+
+/** One line per TOC entry, so a failed deepEqual shows just the differing entries. */
+function tocLines(toc: RawToc): string[] {
+  return comparableToc(toc).map((e) => JSON.stringify(e));
+}
+
+/** Go's formatModtime output for a Date our reader parsed. */
+function goTime(date: Date | undefined): string {
+  return date === undefined ? "" : date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** Every entry as our reader presents it: metadata from the index, content read and verified. */
+async function listWithOurReader(reader: LayerReader): Promise<ListedEntry[]> {
+  const out: ListedEntry[] = [];
+  for (const { path, entry } of reader.index.listed) {
+    if (entry.type === "hardlink") {
+      out.push({
+        name: path,
+        type: "hardlink",
+        size: 0,
+        mode: entry.mode ?? 0,
+        uid: entry.uid ?? 0,
+        gid: entry.gid ?? 0,
+        linkName: entry.linkName ?? "",
+        modtime: entry.modtime ?? "",
+        xattrs: entry.xattrs ?? {},
+      });
+      continue;
+    }
+    const node = reader.lookup(path);
+    assert.ok(node, `lookup(${path})`);
+    out.push({
+      name: path,
+      type: node.type,
+      size: node.size,
+      mode: node.mode,
+      uid: node.uid,
+      gid: node.gid,
+      linkName: node.linkName,
+      modtime: goTime(node.modtime),
+      devMajor: node.devMajor,
+      devMinor: node.devMinor,
+      xattrs: Object.fromEntries([...node.xattrs].map(([k, v]) => [k, v.toString("base64")])),
+      ...(node.type === "reg" ? { sha256: sha256(await reader.readFile(path)) } : {}),
+    });
+  }
+  return out;
+}
 
 describe("eStargz compatibility with the Go reference", () => {
   let tmp: TempDir;
@@ -172,5 +281,165 @@ describe("eStargz compatibility with the Go reference", () => {
       await writeFile(corruptFile, corrupt);
       await assert.rejects(verifyWithGo(corruptFile), /estargz-verify: /);
     });
+  });
+
+  describe("b: Go converts, our reader reads", { skip: skipConvert }, () => {
+    let reader: LayerReader;
+    let blob: Buffer;
+    before(async () => {
+      if (skipConvert) return;
+      const layer = await goLayer();
+      blob = layer.blob;
+      reader = await openLayer(bufferSource(blob), {
+        layerName: layer.descriptor.digest,
+        expectedTocDigest: layer.descriptor.annotations?.[annotations.tocDigest],
+      });
+    });
+
+    test("the TOC digest is the one Go annotated, and the one the bytes hash to", async () => {
+      const layer = await goLayer();
+      assert.equal(reader.tocDigest, layer.descriptor.annotations?.[annotations.tocDigest]);
+      assert.equal(reader.tocDigest, tocOf(blob).digest);
+      await assert.rejects(
+        openLayer(bufferSource(blob), { expectedTocDigest: sha256(Buffer.from("other")) }),
+      );
+    });
+
+    test("every entry's metadata and every file's content equal the source tar", async () => {
+      const { diffs, landmarks } = compareListing(fixture.entries, await listWithOurReader(reader));
+      assert.deepEqual(diffs, []);
+      assert.deepEqual(landmarks, [".no.prefetch.landmark"]);
+    });
+
+    test("hardlinks resolve to their target's node and content", async () => {
+      for (const e of fixture.entries.filter((x) => x.type === "hardlink")) {
+        const target = fixture.entries.find((x) => x.name === e.linkName);
+        assert.equal(reader.lookup(e.name), reader.lookup(e.linkName), e.name);
+        assert.equal(sha256(await reader.readFile(e.name)), target?.sha256, e.name);
+      }
+      const links = fixture.entries.filter((x) => x.linkName === "a-dir/sub/deeper/big.bin");
+      assert.equal(reader.lookup("a-dir/sub/deeper/big.bin")?.numLink, 1 + links.length);
+    });
+
+    test("whiteouts and the opaque marker are stored as they are in the tar", () => {
+      assert.equal(reader.lookup("whiteouts/.wh.deleted-file")?.type, "reg");
+      assert.equal(reader.lookup("whiteouts/opaque/.wh..wh..opq")?.type, "reg");
+      assert.ok(reader.lookup("whiteouts/opaque")?.children.has("kept.txt"));
+    });
+
+    test("every chunk verifies, and a corrupted chunk is refused", async () => {
+      const big = reader.lookup("a-dir/sub/deeper/big.bin");
+      assert.equal(big?.chunks.length, 3);
+      const { chunks } = await reader.verifyAll();
+      assert.ok(chunks >= 3);
+      const second = big!.chunks[1]!;
+      const corrupt = Buffer.from(blob);
+      const at = (second.compressedOffset + second.compressedEnd) >> 1;
+      corrupt[at] = (corrupt[at] ?? 0) ^ 0xff;
+      const bad = await openLayer(bufferSource(corrupt), { layerName: "corrupt" });
+      await assert.rejects(bad.readFile("a-dir/sub/deeper/big.bin"));
+    });
+  });
+
+  describe("c: our builder writes, Go reads", { skip: skipVerifier }, () => {
+    let ours: { blob: Buffer; result: BuildResult; blobFile: string };
+    let go: GoVerification;
+    before(async () => {
+      if (skipVerifier) return;
+      const blobFile = join(tmp.path, "our-layer.estargz");
+      ours = { ...(await buildOurs(fixture.tarFile, blobFile)), blobFile };
+      go = await verifyWithGo(blobFile, { tocDigest: ours.result.tocDigest });
+    });
+
+    test("Go verifies our layer and lists exactly the source tar", () => {
+      const { diffs, landmarks } = compareListing(fixture.entries, go.entries);
+      assert.deepEqual(diffs, []);
+      assert.deepEqual(landmarks, [".no.prefetch.landmark"]);
+      assert.equal(go.entries[0]?.name, ".no.prefetch.landmark", "the landmark comes first");
+      const order = go.entries.slice(1).map((e) => e.name);
+      assert.deepEqual(
+        order,
+        fixture.entries.map((e) => e.name),
+        "source order kept",
+      );
+      for (const e of go.entries.filter((x) => x.type === "reg")) {
+        assert.equal(e.chunks, Math.ceil(e.size / chunkSize), `${e.name}: ${e.chunks} chunks`);
+      }
+    });
+
+    test("digest, size, diffID, TOC digest and uncompressed size are what Go computes", () => {
+      const { result, blob } = ours;
+      assert.equal(go.summary.tocDigest, result.tocDigest);
+      assert.equal(tocOf(blob).digest, result.tocDigest);
+      assert.equal(go.summary.diffID, result.diffID);
+      assert.equal(go.summary.footerSize, 51);
+      assert.equal(go.summary.tocVersion, 1);
+      assert.equal(result.digest, digestOf(blob));
+      assert.equal(result.size, blob.length);
+      assert.equal(result.uncompressedSize, gunzipSync(blob).length);
+    });
+
+    test(
+      "our TOC equals Go's for the same tar, apart from offsets",
+      { skip: skipConvert },
+      async () => {
+        const theirs = tocOf((await goLayer()).blob);
+        const mine = tocOf(ours.blob);
+        assert.equal(mine.toc.version, theirs.toc.version);
+        assert.deepEqual(tocLines(mine.toc), tocLines(theirs.toc));
+        assert.deepEqual(mine.tarNames, theirs.tarNames, "tar entry names as stored");
+      },
+    );
+
+    test(
+      "with prioritized files: Go accepts it and orders entries as Go does",
+      { skip: skipConvert },
+      async () => {
+        assert.ok(registry && containerd);
+        const blobFile = join(tmp.path, "our-prioritized.estargz");
+        const mine = await buildOurs(fixture.tarFile, blobFile, { prioritizedFiles });
+        const verified = await verifyWithGo(blobFile, { tocDigest: mine.result.tocDigest });
+        const { diffs, landmarks } = compareListing(fixture.entries, verified.entries);
+        assert.deepEqual(diffs, []);
+        assert.deepEqual(landmarks, [".prefetch.landmark"]);
+        const theirs = await convertWithGo({
+          registry,
+          containerd,
+          dir: join(tmp.path, "go-convert-prioritized"),
+          repo: "compat/prioritized",
+          tar: fixture.tar,
+          chunkSize,
+          prioritizedFiles,
+        });
+        const order = (b: Buffer): string[] =>
+          comparableToc(tocOf(b).toc).map((e) => `${e.type} ${e.name}`);
+        assert.deepEqual(order(mine.blob), order(theirs.blob));
+        assert.deepEqual(tocLines(tocOf(mine.blob).toc), tocLines(tocOf(theirs.blob).toc));
+      },
+    );
+
+    test(
+      "containerd pulls an image of our layer and ctr-remote reads its TOC digest",
+      { skip: skipConvert },
+      async () => {
+        assert.ok(registry && containerd);
+        const layout = await writeOciLayout(join(tmp.path, "our-oci"), [
+          {
+            blob: ours.blob,
+            diffID: ours.result.diffID,
+            annotations: {
+              [annotations.tocDigest]: ours.result.tocDigest,
+              [annotations.uncompressedSize]: `${ours.result.uncompressedSize}`,
+            },
+          },
+        ]);
+        const ref = `${registry.host}/compat/ours:v1`;
+        await pushOciLayout(layout, ref);
+        // A plain pull unpacks the layer as tar.gz and checks it against the config's diffID.
+        await containerd.ctrRemote(["image", "pull", "--plain-http", ref]);
+        const got = await containerd.ctrRemote(["image", "get-toc-digest", ours.result.digest]);
+        assert.equal(got.trim(), ours.result.tocDigest);
+      },
+    );
   });
 });

@@ -5,6 +5,7 @@
  * from the registry as bytes.
  */
 import { gzipSync } from "node:zlib";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { TestContainerd } from "./containerd.ts";
 import type { TestRegistry } from "./registry.ts";
@@ -30,6 +31,8 @@ export interface GoConvertOptions {
   chunkSize?: number;
   /** `--estargz-compression-level`; Go's default (9) when omitted. */
   compressionLevel?: number;
+  /** Files to put first, passed as an `--estargz-record-in` file. */
+  prioritizedFiles?: string[];
 }
 
 export interface GoConversion {
@@ -62,6 +65,12 @@ export async function convertWithGo(options: GoConvertOptions): Promise<GoConver
     convertFlags.push("--estargz-chunk-size", `${options.chunkSize}`);
   if (options.compressionLevel !== undefined) {
     convertFlags.push("--estargz-compression-level", `${options.compressionLevel}`);
+  }
+  if (options.prioritizedFiles !== undefined) {
+    const recordFile = join(options.dir, "record.jsonl");
+    const lines = options.prioritizedFiles.map((path) => JSON.stringify({ path }) + "\n");
+    await writeFile(recordFile, lines.join(""));
+    convertFlags.push("--estargz-record-in", recordFile);
   }
   await containerd.ctrRemote(["image", "convert", ...convertFlags, source, target]);
   await containerd.ctrRemote(["image", "push", "--plain-http", target]);

@@ -1,0 +1,59 @@
+/**
+ * Reads an eStargz blob's TOC the slow, obvious way: inflate the whole blob
+ * as one gzip stream and take the `stargz.index.json` tar entry. Shares no
+ * code with src/estargz, so tests can compare TOCs from both implementations.
+ */
+import { gunzipSync } from "node:zlib";
+import { sha256 } from "./fixture-tree.ts";
+import { readTar } from "./tar-reader.ts";
+
+export interface RawToc {
+  version: number;
+  entries: Record<string, unknown>[];
+}
+
+export interface BlobToc {
+  /** The JSON bytes exactly as stored. */
+  json: Buffer;
+  /** sha256 of those bytes: the TOC digest. */
+  digest: string;
+  toc: RawToc;
+  /** The tar entry names before the TOC, in blob order. */
+  tarNames: string[];
+}
+
+export function tocOf(blob: Uint8Array): BlobToc {
+  const entries = readTar(gunzipSync(blob));
+  const last = entries.at(-1);
+  if (last?.header.name !== "stargz.index.json") {
+    throw new Error(`last tar entry is ${last?.header.name}, not stargz.index.json`);
+  }
+  return {
+    json: last.content,
+    digest: sha256(last.content),
+    toc: JSON.parse(last.content.toString("utf8")) as RawToc,
+    tarNames: entries.slice(0, -1).map((e) => e.header.name),
+  };
+}
+
+/** Fields that depend on how the compressor sized earlier members. */
+const positional = new Set(["offset", "innerOffset"]);
+
+/**
+ * The TOC without what legitimately differs between two builders of the
+ * same tar: offsets, and zero values Go's `omitempty` drops.
+ */
+export function comparableToc(toc: RawToc): Record<string, unknown>[] {
+  return toc.entries.map((e) =>
+    Object.fromEntries(
+      Object.entries(e)
+        .filter(([k, v]) => !positional.has(k) && !isZero(v))
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    ),
+  );
+}
+
+function isZero(v: unknown): boolean {
+  if (v === 0 || v === "" || v === null || v === undefined || v === false) return true;
+  return typeof v === "object" && Object.keys(v).length === 0;
+}
