@@ -8,8 +8,11 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createReadStream } from "node:fs";
 import { open, readFile, writeFile } from "node:fs/promises";
-import { gunzipSync } from "node:zlib";
-import { join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { execFile } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { makeTempDir, type TempDir } from "../support/tmp.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { startContainerd, type TestContainerd } from "../support/containerd.ts";
@@ -22,7 +25,7 @@ import {
 } from "../support/go-reference.ts";
 import { annotations, digestOf, pushOciLayout, writeOciLayout } from "../support/oci-image.ts";
 import { compareListing, type ListedEntry } from "../support/manifest-compare.ts";
-import { comparableToc, tocOf, type RawToc } from "../support/estargz-toc.ts";
+import { comparableToc, tocDiffs, tocOf } from "../support/estargz-toc.ts";
 import {
   buildLayer,
   openLayer,
@@ -46,6 +49,37 @@ const prioritizedFiles = [
   "modes/setuid",
   "xattrs/file",
 ];
+
+const cliMain = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "src", "cli", "main.ts");
+
+/** Runs `stargz ARGS…`; resolves with stdout and the exit code (never rejects on a non-zero exit). */
+async function stargz(args: string[]): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [cliMain, ...args], {
+      encoding: "buffer",
+      maxBuffer: 64 << 20,
+    });
+    return { code: 0, stdout, stderr: stderr.toString() };
+  } catch (err) {
+    const e = err as { code?: unknown; stdout?: Buffer; stderr?: Buffer };
+    if (typeof e.code !== "number") throw err;
+    return { code: e.code, stdout: e.stdout ?? Buffer.alloc(0), stderr: `${e.stderr ?? ""}` };
+  }
+}
+
+/** `stargz layer ls` lines as comparable entries; the TOC digest stands in for the content hash. */
+async function listWithCli(layerFile: string): Promise<ListedEntry[]> {
+  const { code, stdout, stderr } = await stargz(["layer", "ls", layerFile]);
+  assert.equal(code, 0, stderr);
+  return stdout
+    .toString()
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => {
+      const e = JSON.parse(l) as ListedEntry & { digest: string | null };
+      return { ...e, ...(e.type === "reg" ? { sha256: e.digest ?? "" } : {}) };
+    });
+}
 
 function bufferSource(blob: Buffer): ReadAt {
   return {
@@ -88,11 +122,6 @@ async function buildOurs(
   const blob = Buffer.concat(parts);
   await writeFile(blobFile, blob);
   return { blob, result };
-}
-
-/** One line per TOC entry, so a failed deepEqual shows just the differing entries. */
-function tocLines(toc: RawToc): string[] {
-  return comparableToc(toc).map((e) => JSON.stringify(e));
 }
 
 /** Go's formatModtime output for a Date our reader parsed. */
@@ -385,8 +414,7 @@ describe("eStargz compatibility with the Go reference", () => {
       async () => {
         const theirs = tocOf((await goLayer()).blob);
         const mine = tocOf(ours.blob);
-        assert.equal(mine.toc.version, theirs.toc.version);
-        assert.deepEqual(tocLines(mine.toc), tocLines(theirs.toc));
+        assert.deepEqual(tocDiffs(mine.toc, theirs.toc, ["ours", "Go"]), []);
         assert.deepEqual(mine.tarNames, theirs.tarNames, "tar entry names as stored");
       },
     );
@@ -414,7 +442,8 @@ describe("eStargz compatibility with the Go reference", () => {
         const order = (b: Buffer): string[] =>
           comparableToc(tocOf(b).toc).map((e) => `${e.type} ${e.name}`);
         assert.deepEqual(order(mine.blob), order(theirs.blob));
-        assert.deepEqual(tocLines(tocOf(mine.blob).toc), tocLines(tocOf(theirs.blob).toc));
+        const tocDiff = tocDiffs(tocOf(mine.blob).toc, tocOf(theirs.blob).toc, ["ours", "Go"]);
+        assert.deepEqual(tocDiff, []);
       },
     );
 
@@ -441,5 +470,102 @@ describe("eStargz compatibility with the Go reference", () => {
         assert.equal(got.trim(), ours.result.tocDigest);
       },
     );
+  });
+
+  describe("d: the stargz layer command agrees", { skip: skipGoBoth }, () => {
+    test("`layer ls` and `layer cat` on Go's layer match the source tar", async () => {
+      const layer = await goLayer();
+      const { diffs, landmarks } = compareListing(
+        fixture.entries,
+        await listWithCli(layer.blobFile),
+      );
+      assert.deepEqual(diffs, []);
+      assert.deepEqual(landmarks, [".no.prefetch.landmark"]);
+      const byName = new Map(fixture.entries.map((e) => [e.name, e]));
+      const samples = [
+        "a-dir/sub/deeper/big.bin",
+        "exact-two-chunks.bin",
+        "exact-one-chunk.bin",
+        "empty",
+        "ünïcødé/emoji-😀.txt",
+        "z-hardlinks/to-big",
+        "whiteouts/.wh.deleted-file",
+      ];
+      for (const name of samples) {
+        const entry = byName.get(name)!;
+        const want = entry.sha256 ?? byName.get(entry.linkName)?.sha256;
+        const { code, stdout, stderr } = await stargz(["layer", "cat", layer.blobFile, name]);
+        assert.equal(code, 0, stderr);
+        assert.equal(sha256(stdout), want, name);
+      }
+      const missing = await stargz(["layer", "cat", layer.blobFile, "no/such/file"]);
+      assert.equal(missing.code, 1);
+    });
+
+    test("`layer verify` accepts Go's layer and refuses a wrong digest or a corrupted blob", async () => {
+      const layer = await goLayer();
+      const tocDigest = layer.descriptor.annotations?.[annotations.tocDigest] ?? "";
+      const ok = await stargz(["layer", "verify", layer.blobFile, "--toc-digest", tocDigest]);
+      assert.equal(ok.code, 0, ok.stderr);
+      const wrong = sha256(Buffer.from("other"));
+      assert.equal(
+        (await stargz(["layer", "verify", layer.blobFile, "--toc-digest", wrong])).code,
+        1,
+      );
+      const corrupt = Buffer.from(layer.blob);
+      const at = Math.floor(corrupt.length / 3);
+      corrupt[at] = (corrupt[at] ?? 0) ^ 0xff;
+      const corruptFile = join(tmp.path, "cli-corrupt.estargz");
+      await writeFile(corruptFile, corrupt);
+      assert.equal((await stargz(["layer", "verify", corruptFile])).code, 1);
+    });
+
+    test("`layer build` output, from tar and tar.gz, is accepted by Go and lists the source tar", async () => {
+      const tarGz = join(tmp.path, "fixture.tar.gz");
+      await writeFile(tarGz, gzipSync(fixture.tar));
+      const results = [];
+      for (const [input, out] of [
+        [fixture.tarFile, join(tmp.path, "cli-from-tar.estargz")],
+        [tarGz, join(tmp.path, "cli-from-targz.estargz")],
+      ] as const) {
+        const built = await stargz(["layer", "build", input, out, "--chunk-size", `${chunkSize}`]);
+        assert.equal(built.code, 0, built.stderr);
+        const result = JSON.parse(built.stdout.toString()) as BuildResult;
+        const go = await verifyWithGo(out, { tocDigest: result.tocDigest });
+        assert.deepEqual(compareListing(fixture.entries, go.entries).diffs, []);
+        assert.equal(go.summary.diffID, result.diffID);
+        assert.equal(result.digest, digestOf(await readFile(out)));
+        assert.deepEqual(compareListing(fixture.entries, await listWithCli(out)).diffs, []);
+        results.push(result);
+      }
+      assert.equal(results[0]?.tocDigest, results[1]?.tocDigest, "same TOC from tar and tar.gz");
+    });
+
+    test("`layer build --prioritized-files` puts them first, as Go does", async () => {
+      const list = join(tmp.path, "prioritized.txt");
+      await writeFile(list, prioritizedFiles.join("\n") + "\n");
+      const out = join(tmp.path, "cli-prioritized.estargz");
+      const built = await stargz([
+        "layer",
+        "build",
+        fixture.tarFile,
+        out,
+        "--chunk-size",
+        `${chunkSize}`,
+        "--prioritized-files",
+        list,
+      ]);
+      assert.equal(built.code, 0, built.stderr);
+      const result = JSON.parse(built.stdout.toString()) as BuildResult;
+      const go = await verifyWithGo(out, { tocDigest: result.tocDigest });
+      const { diffs, landmarks } = compareListing(fixture.entries, go.entries);
+      assert.deepEqual(diffs, []);
+      assert.deepEqual(landmarks, [".prefetch.landmark"]);
+      const landmarkAt = go.entries.findIndex((e) => e.name === ".prefetch.landmark");
+      const first = new Set(go.entries.slice(0, landmarkAt).map((e) => e.name));
+      for (const name of prioritizedFiles)
+        assert.ok(first.has(name), `${name} before the landmark`);
+      assert.ok(first.has("a-dir/sub/deeper/big.bin"), "a prioritized hardlink's target moves too");
+    });
   });
 });

@@ -57,3 +57,22 @@ function isZero(v: unknown): boolean {
   if (v === 0 || v === "" || v === null || v === undefined || v === false) return true;
   return typeof v === "object" && Object.keys(v).length === 0;
 }
+
+/**
+ * Entry-by-entry differences between two TOCs (see comparableToc), one line
+ * each, labelled with the two sides' names; empty when they agree.
+ */
+export function tocDiffs(a: RawToc, b: RawToc, labels: [string, string]): string[] {
+  const left = comparableToc(a).map((e) => JSON.stringify(e));
+  const right = comparableToc(b).map((e) => JSON.stringify(e));
+  const diffs: string[] = [];
+  if (a.version !== b.version)
+    diffs.push(`version: ${labels[0]} ${a.version}, ${labels[1]} ${b.version}`);
+  for (let i = 0; i < Math.max(left.length, right.length); i++) {
+    if (left[i] === right[i]) continue;
+    diffs.push(
+      `entry ${i}:\n  ${labels[0]}: ${left[i] ?? "(none)"}\n  ${labels[1]}: ${right[i] ?? "(none)"}`,
+    );
+  }
+  return diffs;
+}
