@@ -16,7 +16,13 @@ import { promisify } from "node:util";
 import { makeTempDir, type TempDir } from "../support/tmp.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { startContainerd, type TestContainerd } from "../support/containerd.ts";
-import { createFixture, fixtureSkipReason, sha256, type Fixture } from "../support/fixture-tree.ts";
+import {
+  archiveTree,
+  createFixture,
+  fixtureSkipReason,
+  sha256,
+  type Fixture,
+} from "../support/fixture-tree.ts";
 import { goVerifierSkipReason, verifyWithGo, type GoVerification } from "../support/go-verifier.ts";
 import {
   convertWithGo,
@@ -416,6 +422,31 @@ describe("eStargz compatibility with the Go reference", () => {
         const mine = tocOf(ours.blob);
         assert.deepEqual(tocDiffs(mine.toc, theirs.toc, ["ours", "Go"]), []);
         assert.deepEqual(mine.tarNames, theirs.tarNames, "tar entry names as stored");
+      },
+    );
+
+    test(
+      "with user and group names in the tar, our TOC resolves to the same names as Go's",
+      { skip: skipConvert },
+      async () => {
+        assert.ok(registry && containerd);
+        const tarFile = join(tmp.path, "fixture-names.tar");
+        const tar = await archiveTree(fixture.root, tarFile, { ownerNames: true });
+        const mine = await buildOurs(tarFile, join(tmp.path, "our-names.estargz"));
+        const theirs = await convertWithGo({
+          registry,
+          containerd,
+          dir: join(tmp.path, "go-convert-names"),
+          repo: "compat/names",
+          tar,
+          chunkSize,
+        });
+        const goToc = tocOf(theirs.blob).toc;
+        assert.ok(
+          goToc.entries.some((e) => e.userName === "root"),
+          "the tar has names",
+        );
+        assert.deepEqual(tocDiffs(tocOf(mine.blob).toc, goToc, ["ours", "Go"]), []);
       },
     );
 

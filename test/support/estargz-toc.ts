@@ -41,16 +41,38 @@ const positional = new Set(["offset", "innerOffset"]);
 
 /**
  * The TOC without what legitimately differs between two builders of the
- * same tar: offsets, and zero values Go's `omitempty` drops.
+ * same tar: offsets, zero values Go's `omitempty` drops, and where user and
+ * group names are written. A TOC stores a name only when it changes for an
+ * id, but Go's builder compresses runs of entries in parallel (one run per
+ * GOMAXPROCS) and each run starts its own name memory, so Go repeats names
+ * at run starts, depending on the converting machine's core count. Names
+ * are therefore compared resolved: every entry carries its id's last name.
  */
 export function comparableToc(toc: RawToc): Record<string, unknown>[] {
-  return toc.entries.map((e) =>
-    Object.fromEntries(
+  const users = new Map<unknown, unknown>();
+  const groups = new Map<unknown, unknown>();
+  return toc.entries.map((raw) => {
+    const e = { ...raw };
+    if (e.type !== "chunk") {
+      resolveName(e, "userName", e.uid ?? 0, users);
+      resolveName(e, "groupName", e.gid ?? 0, groups);
+    }
+    return Object.fromEntries(
       Object.entries(e)
         .filter(([k, v]) => !positional.has(k) && !isZero(v))
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-    ),
-  );
+    );
+  });
+}
+
+function resolveName(
+  e: Record<string, unknown>,
+  field: string,
+  id: unknown,
+  names: Map<unknown, unknown>,
+): void {
+  if (e[field]) names.set(id, e[field]);
+  else if (names.has(id)) e[field] = names.get(id);
 }
 
 function isZero(v: unknown): boolean {

@@ -16,6 +16,7 @@ import {
   link,
   lutimes,
   mkdir,
+  readdir,
   readFile,
   symlink,
   writeFile,
@@ -98,13 +99,25 @@ export async function createFixture(options: FixtureOptions): Promise<Fixture> {
   // Children before parents, so creating an entry never bumps a set mtime.
   for (const spec of [...specs].reverse()) await setTimes(root, spec);
   const tarFile = join(options.dir, "fixture.tar");
-  const top = [...new Set(specs.map((s) => s.path.split("/")[0] ?? ""))].sort((a, b) =>
-    Buffer.compare(Buffer.from(a), Buffer.from(b)),
-  );
+  const tar = await archiveTree(root, tarFile);
+  return { root, tarFile, tar, chunkSize: options.chunkSize, entries: expectedEntries(tar) };
+}
+
+/**
+ * Archives a tree with GNU tar as PAX, xattrs included, names sorted. With
+ * `ownerNames`, user and group names are stored too (looked up in this
+ * machine's passwd and group files); by default only numeric ids.
+ */
+export async function archiveTree(
+  root: string,
+  tarFile: string,
+  options: { ownerNames?: boolean } = {},
+): Promise<Buffer> {
+  const top = (await readdir(root)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   await run("tar", [
     "--xattrs",
     "--xattrs-include=*",
-    "--numeric-owner",
+    ...(options.ownerNames ? [] : ["--numeric-owner"]),
     "--format=pax",
     "--sort=name",
     "-C",
@@ -113,8 +126,7 @@ export async function createFixture(options: FixtureOptions): Promise<Fixture> {
     tarFile,
     ...top,
   ]);
-  const tar = await readFile(tarFile);
-  return { root, tarFile, tar, chunkSize: options.chunkSize, entries: expectedEntries(tar) };
+  return await readFile(tarFile);
 }
 
 /** The manifest of a tar archive, in archive order. */
