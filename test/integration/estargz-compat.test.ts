@@ -7,7 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createReadStream } from "node:fs";
-import { open, readFile, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, writeFile } from "node:fs/promises";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { execFile } from "node:child_process";
 import { dirname, join } from "node:path";
@@ -19,6 +19,7 @@ import { startContainerd, type TestContainerd } from "../support/containerd.ts";
 import {
   archiveTree,
   createFixture,
+  expectedEntries,
   fixtureSkipReason,
   sha256,
   type Fixture,
@@ -447,6 +448,68 @@ describe("eStargz compatibility with the Go reference", () => {
           "the tar has names",
         );
         assert.deepEqual(tocDiffs(tocOf(mine.blob).toc, goToc, ["ours", "Go"]), []);
+      },
+    );
+
+    test(
+      'names prefixed with "./" and a root entry: both ways, and the same TOC',
+      { skip: skipConvert },
+      async () => {
+        assert.ok(registry && containerd);
+        const tarFile = join(tmp.path, "fixture-dot.tar");
+        const tar = await archiveTree(fixture.root, tarFile, { dotPrefix: true });
+        const expected = expectedEntries(tar);
+        assert.equal(expected[0]?.name, "", "the root is an entry");
+        const mine = await buildOurs(tarFile, join(tmp.path, "our-dot.estargz"));
+        const goOnOurs = await verifyWithGo(join(tmp.path, "our-dot.estargz"));
+        assert.deepEqual(compareListing(expected, goOnOurs.entries).diffs, []);
+        const theirs = await convertWithGo({
+          registry,
+          containerd,
+          dir: join(tmp.path, "go-convert-dot"),
+          repo: "compat/dot",
+          tar,
+          chunkSize,
+        });
+        const reader = await openLayer(bufferSource(theirs.blob));
+        assert.deepEqual(compareListing(expected, await listWithOurReader(reader)).diffs, []);
+        assert.deepEqual(
+          tocDiffs(tocOf(mine.blob).toc, tocOf(theirs.blob).toc, ["ours", "Go"]),
+          [],
+        );
+        assert.deepEqual(tocOf(mine.blob).tarNames, tocOf(theirs.blob).tarNames);
+      },
+    );
+
+    test(
+      "default chunk size: a 9 MiB file is chunked as Go chunks it",
+      { skip: skipConvert },
+      async () => {
+        assert.ok(registry && containerd);
+        const dir = join(tmp.path, "default-chunk");
+        await mkdir(join(dir, "tree"), { recursive: true });
+        const lines = Array.from(
+          { length: 600_000 },
+          (_, i) => `line ${i} of a file past two default chunks\n`,
+        );
+        const big = Buffer.from(lines.join("")).subarray(0, 9 << 20);
+        await writeFile(join(dir, "tree", "nine-mib.bin"), big);
+        const tarFile = join(dir, "big.tar");
+        const tar = await archiveTree(join(dir, "tree"), tarFile);
+        const parts: Buffer[] = [];
+        const sink = { write: async (c: Uint8Array) => void parts.push(Buffer.from(c)) };
+        await buildLayer(createReadStream(tarFile), sink, {});
+        const mine = Buffer.concat(parts);
+        const theirs = await convertWithGo({
+          registry,
+          containerd,
+          dir: join(dir, "go"),
+          repo: "compat/default-chunk",
+          tar,
+        });
+        const chunks = tocOf(theirs.blob).toc.entries.filter((e) => e.name === "nine-mib.bin");
+        assert.equal(chunks.length, 3, "4 MiB + 4 MiB + 1 MiB");
+        assert.deepEqual(tocDiffs(tocOf(mine).toc, tocOf(theirs.blob).toc, ["ours", "Go"]), []);
       },
     );
 

@@ -106,14 +106,18 @@ export async function createFixture(options: FixtureOptions): Promise<Fixture> {
 /**
  * Archives a tree with GNU tar as PAX, xattrs included, names sorted. With
  * `ownerNames`, user and group names are stored too (looked up in this
- * machine's passwd and group files); by default only numeric ids.
+ * machine's passwd and group files); by default only numeric ids. With
+ * `dotPrefix`, names start with "./" and the root directory is an entry.
  */
 export async function archiveTree(
   root: string,
   tarFile: string,
-  options: { ownerNames?: boolean } = {},
+  options: { ownerNames?: boolean; dotPrefix?: boolean } = {},
 ): Promise<Buffer> {
-  const top = (await readdir(root)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  // `tar -C root .` archives the root itself as "./" and prefixes every name with "./".
+  const top = options.dotPrefix
+    ? ["."]
+    : (await readdir(root)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   await run("tar", [
     "--xattrs",
     "--xattrs-include=*",
