@@ -316,6 +316,10 @@ function checkHeader(header: TarHeader, layer: string | undefined): void {
       throw new EStargzError("bad-tar", `entry has invalid ${field} ${value}`, where);
     }
   }
+  // JavaScript dates end at ±8.64e15 ms; anything past that is a corrupt header, not a real time.
+  if (!Number.isFinite(header.mtime) || Math.abs(header.mtime) > 8.64e12) {
+    throw new EStargzError("bad-tar", `entry has invalid mtime ${header.mtime}`, where);
+  }
   if (header.kind === "hardlink" && cleanEntryName(header.linkName) === "") {
     throw new EStargzError("bad-tar", "hardlink has no target", where);
   }
