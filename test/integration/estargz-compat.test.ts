@@ -103,12 +103,12 @@ function bufferSource(blob: Buffer): ReadAt {
 async function buildOurs(
   tarFile: string,
   blobFile: string,
-  options: { prioritizedFiles?: string[] } = {},
+  options: { prioritizedFiles?: string[]; randomAccess?: boolean } = {},
 ): Promise<{ blob: Buffer; result: BuildResult }> {
   const parts: Buffer[] = [];
   const sink = { write: async (chunk: Uint8Array) => void parts.push(Buffer.from(chunk)) };
   let result: BuildResult;
-  if (options.prioritizedFiles) {
+  if (options.prioritizedFiles || options.randomAccess) {
     const fh = await open(tarFile);
     try {
       const { size } = await fh.stat();
@@ -118,7 +118,7 @@ async function buildOurs(
       };
       result = await buildLayer(input, sink, {
         chunkSize,
-        prioritizedFiles: options.prioritizedFiles,
+        ...(options.prioritizedFiles ? { prioritizedFiles: options.prioritizedFiles } : {}),
       });
     } finally {
       await fh.close();
@@ -510,6 +510,64 @@ describe("eStargz compatibility with the Go reference", () => {
         const chunks = tocOf(theirs.blob).toc.entries.filter((e) => e.name === "nine-mib.bin");
         assert.equal(chunks.length, 3, "4 MiB + 4 MiB + 1 MiB");
         assert.deepEqual(tocDiffs(tocOf(mine).toc, tocOf(theirs.blob).toc, ["ours", "Go"]), []);
+      },
+    );
+
+    test(
+      "duplicate names: the later entry wins, at the later position, as in Go",
+      { skip: skipConvert },
+      async () => {
+        assert.ok(registry && containerd);
+        const dir = join(tmp.path, "duplicates");
+        for (const [tree, content] of [
+          ["v1", "first version\n"],
+          ["v2", "second version, longer\n"],
+        ] as const) {
+          await mkdir(join(dir, tree, "d"), { recursive: true });
+          await writeFile(join(dir, tree, "d", "f"), content);
+          await writeFile(join(dir, tree, "g"), "g\n");
+        }
+        const tarFile = join(dir, "dup.tar");
+        await promisify(execFile)("tar", [
+          "--format=pax",
+          "-cf",
+          tarFile,
+          "-C",
+          join(dir, "v1"),
+          "d",
+          "g",
+        ]);
+        await promisify(execFile)("tar", [
+          "--format=pax",
+          "-rf",
+          tarFile,
+          "-C",
+          join(dir, "v2"),
+          "d",
+        ]);
+        const tar = await readFile(tarFile);
+        const mine = await buildOurs(tarFile, join(dir, "ours.estargz"), { randomAccess: true });
+        const theirs = await convertWithGo({
+          registry,
+          containerd,
+          dir: join(dir, "go"),
+          repo: "compat/dup",
+          tar,
+          chunkSize,
+        });
+        const goToc = tocOf(theirs.blob).toc;
+        assert.deepEqual(
+          goToc.entries.map((e) => e.name),
+          [".no.prefetch.landmark", "g", "d/", "d/f"],
+        );
+        assert.deepEqual(tocDiffs(tocOf(mine.blob).toc, goToc, ["ours", "Go"]), []);
+        const go = await verifyWithGo(join(dir, "ours.estargz"), {
+          tocDigest: mine.result.tocDigest,
+        });
+        assert.equal(
+          go.entries.find((e) => e.name === "d/f")?.sha256,
+          sha256(Buffer.from("second version, longer\n")),
+        );
       },
     );
 
