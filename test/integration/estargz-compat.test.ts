@@ -88,6 +88,23 @@ async function listWithCli(layerFile: string): Promise<ListedEntry[]> {
     });
 }
 
+/**
+ * The legacy stargz footer, built by hand from the format description: an
+ * empty gzip member whose FEXTRA field is "%016xSTARGZ" with no subfield id.
+ */
+function legacyFooter(tocOffset: number): Buffer {
+  const header = Buffer.from([0x1f, 0x8b, 0x08, 0x04, 0, 0, 0, 0, 0, 0xff, 22, 0]);
+  const extra = Buffer.from(tocOffset.toString(16).padStart(16, "0") + "STARGZ", "ascii");
+  const emptyDeflate = Buffer.from([0x01, 0x00, 0x00, 0xff, 0xff]);
+  return Buffer.concat([header, extra, emptyDeflate, Buffer.alloc(8)]);
+}
+
+/** The TOC offset from a 51-byte eStargz footer's "SG" subfield ("%016xSTARGZ" at byte 16). */
+function estargzTocOffset(blob: Buffer): number {
+  const footer = blob.subarray(blob.length - 51);
+  return parseInt(footer.subarray(16, 32).toString("ascii"), 16);
+}
+
 function bufferSource(blob: Buffer): ReadAt {
   return {
     size: blob.length,
@@ -413,6 +430,23 @@ describe("eStargz compatibility with the Go reference", () => {
       assert.equal(result.digest, digestOf(blob));
       assert.equal(result.size, blob.length);
       assert.equal(result.uncompressedSize, gunzipSync(blob).length);
+    });
+
+    test("with a legacy 47-byte stargz footer instead, Go and our reader still agree", async () => {
+      const tocOffset = estargzTocOffset(ours.blob);
+      const legacy = Buffer.concat([
+        ours.blob.subarray(0, ours.blob.length - 51),
+        legacyFooter(tocOffset),
+      ]);
+      const legacyFile = join(tmp.path, "our-layer-legacy.stargz");
+      await writeFile(legacyFile, legacy);
+      const go = await verifyWithGo(legacyFile, { tocDigest: ours.result.tocDigest });
+      assert.equal(go.summary.footerSize, 47);
+      assert.deepEqual(compareListing(fixture.entries, go.entries).diffs, []);
+      const reader = await openLayer(bufferSource(legacy), {
+        expectedTocDigest: ours.result.tocDigest,
+      });
+      assert.deepEqual(compareListing(fixture.entries, await listWithOurReader(reader)).diffs, []);
     });
 
     test(
