@@ -6,12 +6,10 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createReadStream } from "node:fs";
-import { mkdir, open, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { execFile } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { makeTempDir, type TempDir } from "../support/tmp.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
@@ -31,15 +29,18 @@ import {
   type GoConversion,
 } from "../support/go-reference.ts";
 import { annotations, digestOf, pushOciLayout, writeOciLayout } from "../support/oci-image.ts";
-import { compareListing, type ListedEntry } from "../support/manifest-compare.ts";
+import { compareListing } from "../support/manifest-compare.ts";
 import { comparableToc, tocDiffs, tocOf } from "../support/estargz-toc.ts";
+import { openLayer, type BuildResult, type LayerReader } from "../../src/estargz/index.ts";
 import {
-  buildLayer,
-  openLayer,
-  type BuildResult,
-  type LayerReader,
-  type ReadAt,
-} from "../../src/estargz/index.ts";
+  bufferSource,
+  buildOurs,
+  estargzTocOffset,
+  legacyFooter,
+  listWithCli,
+  listWithOurReader,
+  stargz,
+} from "../support/our-layers.ts";
 
 /** Small, so files of several chunks stay small. */
 const chunkSize = 64 * 1024;
@@ -56,140 +57,6 @@ const prioritizedFiles = [
   "modes/setuid",
   "xattrs/file",
 ];
-
-const cliMain = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "src", "cli", "main.ts");
-
-/** Runs `stargz ARGS…`; resolves with stdout and the exit code (never rejects on a non-zero exit). */
-async function stargz(args: string[]): Promise<{ code: number; stdout: Buffer; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [cliMain, ...args], {
-      encoding: "buffer",
-      maxBuffer: 64 << 20,
-    });
-    return { code: 0, stdout, stderr: stderr.toString() };
-  } catch (err) {
-    const e = err as { code?: unknown; stdout?: Buffer; stderr?: Buffer };
-    if (typeof e.code !== "number") throw err;
-    return { code: e.code, stdout: e.stdout ?? Buffer.alloc(0), stderr: `${e.stderr ?? ""}` };
-  }
-}
-
-/** `stargz layer ls` lines as comparable entries; the TOC digest stands in for the content hash. */
-async function listWithCli(layerFile: string): Promise<ListedEntry[]> {
-  const { code, stdout, stderr } = await stargz(["layer", "ls", layerFile]);
-  assert.equal(code, 0, stderr);
-  return stdout
-    .toString()
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => {
-      const e = JSON.parse(l) as ListedEntry & { digest: string | null };
-      return { ...e, ...(e.type === "reg" ? { sha256: e.digest ?? "" } : {}) };
-    });
-}
-
-/**
- * The legacy stargz footer, built by hand from the format description: an
- * empty gzip member whose FEXTRA field is "%016xSTARGZ" with no subfield id.
- */
-function legacyFooter(tocOffset: number): Buffer {
-  const header = Buffer.from([0x1f, 0x8b, 0x08, 0x04, 0, 0, 0, 0, 0, 0xff, 22, 0]);
-  const extra = Buffer.from(tocOffset.toString(16).padStart(16, "0") + "STARGZ", "ascii");
-  const emptyDeflate = Buffer.from([0x01, 0x00, 0x00, 0xff, 0xff]);
-  return Buffer.concat([header, extra, emptyDeflate, Buffer.alloc(8)]);
-}
-
-/** The TOC offset from a 51-byte eStargz footer's "SG" subfield ("%016xSTARGZ" at byte 16). */
-function estargzTocOffset(blob: Buffer): number {
-  const footer = blob.subarray(blob.length - 51);
-  return parseInt(footer.subarray(16, 32).toString("ascii"), 16);
-}
-
-function bufferSource(blob: Buffer): ReadAt {
-  return {
-    size: blob.length,
-    readAt: async (buf, offset) => {
-      const n = Math.max(0, Math.min(buf.length, blob.length - offset));
-      blob.copy(buf, 0, offset, offset + n);
-      return n;
-    },
-  };
-}
-
-/** Our builder on the fixture tar; the blob collected in memory and written to `blobFile`. */
-async function buildOurs(
-  tarFile: string,
-  blobFile: string,
-  options: { prioritizedFiles?: string[]; randomAccess?: boolean } = {},
-): Promise<{ blob: Buffer; result: BuildResult }> {
-  const parts: Buffer[] = [];
-  const sink = { write: async (chunk: Uint8Array) => void parts.push(Buffer.from(chunk)) };
-  let result: BuildResult;
-  if (options.prioritizedFiles || options.randomAccess) {
-    const fh = await open(tarFile);
-    try {
-      const { size } = await fh.stat();
-      const input: ReadAt = {
-        size,
-        readAt: async (buf, offset) => (await fh.read(buf, 0, buf.length, offset)).bytesRead,
-      };
-      result = await buildLayer(input, sink, {
-        chunkSize,
-        ...(options.prioritizedFiles ? { prioritizedFiles: options.prioritizedFiles } : {}),
-      });
-    } finally {
-      await fh.close();
-    }
-  } else {
-    result = await buildLayer(createReadStream(tarFile), sink, { chunkSize });
-  }
-  const blob = Buffer.concat(parts);
-  await writeFile(blobFile, blob);
-  return { blob, result };
-}
-
-/** Go's formatModtime output for a Date our reader parsed. */
-function goTime(date: Date | undefined): string {
-  return date === undefined ? "" : date.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
-/** Every entry as our reader presents it: metadata from the index, content read and verified. */
-async function listWithOurReader(reader: LayerReader): Promise<ListedEntry[]> {
-  const out: ListedEntry[] = [];
-  for (const { path, entry } of reader.index.listed) {
-    if (entry.type === "hardlink") {
-      out.push({
-        name: path,
-        type: "hardlink",
-        size: 0,
-        mode: entry.mode ?? 0,
-        uid: entry.uid ?? 0,
-        gid: entry.gid ?? 0,
-        linkName: entry.linkName ?? "",
-        modtime: entry.modtime ?? "",
-        xattrs: entry.xattrs ?? {},
-      });
-      continue;
-    }
-    const node = reader.lookup(path);
-    assert.ok(node, `lookup(${path})`);
-    out.push({
-      name: path,
-      type: node.type,
-      size: node.size,
-      mode: node.mode,
-      uid: node.uid,
-      gid: node.gid,
-      linkName: node.linkName,
-      modtime: goTime(node.modtime),
-      devMajor: node.devMajor,
-      devMinor: node.devMinor,
-      xattrs: Object.fromEntries([...node.xattrs].map(([k, v]) => [k, v.toString("base64")])),
-      ...(node.type === "reg" ? { sha256: sha256(await reader.readFile(path)) } : {}),
-    });
-  }
-  return out;
-}
 
 describe("eStargz compatibility with the Go reference", () => {
   let tmp: TempDir;
@@ -400,7 +267,7 @@ describe("eStargz compatibility with the Go reference", () => {
     before(async () => {
       if (skipVerifier) return;
       const blobFile = join(tmp.path, "our-layer.estargz");
-      ours = { ...(await buildOurs(fixture.tarFile, blobFile)), blobFile };
+      ours = { ...(await buildOurs(fixture.tarFile, blobFile, { chunkSize })), blobFile };
       go = await verifyWithGo(blobFile, { tocDigest: ours.result.tocDigest });
     });
 
@@ -467,7 +334,7 @@ describe("eStargz compatibility with the Go reference", () => {
         assert.ok(registry && containerd);
         const tarFile = join(tmp.path, "fixture-names.tar");
         const tar = await archiveTree(fixture.root, tarFile, { ownerNames: true });
-        const mine = await buildOurs(tarFile, join(tmp.path, "our-names.estargz"));
+        const mine = await buildOurs(tarFile, join(tmp.path, "our-names.estargz"), { chunkSize });
         const theirs = await convertWithGo({
           registry,
           containerd,
@@ -494,7 +361,7 @@ describe("eStargz compatibility with the Go reference", () => {
         const tar = await archiveTree(fixture.root, tarFile, { dotPrefix: true });
         const expected = expectedEntries(tar);
         assert.equal(expected[0]?.name, "", "the root is an entry");
-        const mine = await buildOurs(tarFile, join(tmp.path, "our-dot.estargz"));
+        const mine = await buildOurs(tarFile, join(tmp.path, "our-dot.estargz"), { chunkSize });
         const goOnOurs = await verifyWithGo(join(tmp.path, "our-dot.estargz"));
         assert.deepEqual(compareListing(expected, goOnOurs.entries).diffs, []);
         const theirs = await convertWithGo({
@@ -530,10 +397,7 @@ describe("eStargz compatibility with the Go reference", () => {
         await writeFile(join(dir, "tree", "nine-mib.bin"), big);
         const tarFile = join(dir, "big.tar");
         const tar = await archiveTree(join(dir, "tree"), tarFile);
-        const parts: Buffer[] = [];
-        const sink = { write: async (c: Uint8Array) => void parts.push(Buffer.from(c)) };
-        await buildLayer(createReadStream(tarFile), sink, {});
-        const mine = Buffer.concat(parts);
+        const { blob: mine } = await buildOurs(tarFile, join(dir, "ours.estargz")); // default chunk size
         const theirs = await convertWithGo({
           registry,
           containerd,
@@ -580,7 +444,10 @@ describe("eStargz compatibility with the Go reference", () => {
           "d",
         ]);
         const tar = await readFile(tarFile);
-        const mine = await buildOurs(tarFile, join(dir, "ours.estargz"), { randomAccess: true });
+        const mine = await buildOurs(tarFile, join(dir, "ours.estargz"), {
+          chunkSize,
+          randomAccess: true,
+        });
         const theirs = await convertWithGo({
           registry,
           containerd,
@@ -611,7 +478,7 @@ describe("eStargz compatibility with the Go reference", () => {
       async () => {
         assert.ok(registry && containerd);
         const blobFile = join(tmp.path, "our-prioritized.estargz");
-        const mine = await buildOurs(fixture.tarFile, blobFile, { prioritizedFiles });
+        const mine = await buildOurs(fixture.tarFile, blobFile, { chunkSize, prioritizedFiles });
         const verified = await verifyWithGo(blobFile, { tocDigest: mine.result.tocDigest });
         const { diffs, landmarks } = compareListing(fixture.entries, verified.entries);
         assert.deepEqual(diffs, []);
