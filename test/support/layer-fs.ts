@@ -54,7 +54,6 @@ export function testSource(blob: Buffer): TestSource {
     delayMs: 0,
     readRanges: async (ranges, signal) => {
       source.requests += 1;
-      if (process.env.SGZ_DEBUG) console.error("readRanges", ranges, new Error().stack);
       if (source.mode === "hang") return new Promise<Buffer[]>(() => {});
       if (source.delayMs > 0) await new Promise((r) => setTimeout(r, source.delayMs));
       signal.throwIfAborted();

@@ -88,6 +88,8 @@ export function createFuseOps(ctx: FuseOpsContext): Ops {
       handles.delete(fd);
       cb(0);
     },
+    // fuse-native's signature, not ours to shorten.
+    // eslint-disable-next-line max-params
     read: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) => {
       const handle = handles.get(fd);
       const entry = handle?.entry ?? ctx.view.resolve(path);
