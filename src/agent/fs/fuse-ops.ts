@@ -133,7 +133,10 @@ function readEntry(ctx: FuseOpsContext, entry: Visible, req: ReadRequest, cb: Cb
   const sequential = handle !== undefined && handle.nextOffset === pos && pos > 0;
   if (handle) handle.nextOffset = pos + len;
   const hit = ctx.content.cached(node, pos, len);
-  if (hit) return cb(copyOut(hit, buf));
+  if (hit) {
+    if (sequential) ctx.content.readAhead(node, pos, len);
+    return cb(copyOut(hit, buf));
+  }
   ctx.content.read(node, pos, len, sequential).then(
     (data) => cb(copyOut(data, buf)),
     () => cb(Fuse.EIO),

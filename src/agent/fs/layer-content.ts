@@ -76,7 +76,7 @@ export class LayerContent {
   /** Bytes [offset, offset+length) of a regular file, fetching what is missing. Rejects with the cause. */
   async read(node: FileNode, offset: number, length: number, sequential = false): Promise<Buffer> {
     const refs = this.#o.layer.reader.chunksCovering(node, offset, length);
-    if (sequential) this.#readAhead(node, refs[refs.length - 1]);
+    if (sequential) this.readAhead(node, offset, length);
     this.#onDemandWaiting += 1;
     try {
       const parts = await Promise.all(
@@ -258,9 +258,14 @@ export class LayerContent {
     return { layer: this.#o.layer.digest, fileDigest: single ? node.digest : undefined };
   }
 
-  /** Starts fetching the chunks after `last` for a sequential reader, without waiting for them. */
-  #readAhead(node: FileNode, last: ChunkRef | undefined): void {
+  /**
+   * For a sequential reader of [offset, offset+length): starts fetching the
+   * next chunks (not awaited), so several requests are in flight and
+   * inflation runs on several threads while the reader consumes.
+   */
+  readAhead(node: FileNode, offset: number, length: number): void {
     const count = this.#o.readAheadChunks ?? 3;
+    const last = this.#o.layer.reader.chunksCovering(node, offset, length).at(-1);
     if (!last || count <= 0) return;
     const index = node.chunks.indexOf(last);
     const ahead = node.chunks
