@@ -79,7 +79,10 @@ export function buildImage(
   options: { cmd?: string[]; gzipLevel?: number } = {},
 ): TestImage {
   const layers = layerTars.map((t) =>
-    blob("application/vnd.oci.image.layer.v1.tar+gzip", gzipSync(t, { level: options.gzipLevel ?? 6 })),
+    blob(
+      "application/vnd.oci.image.layer.v1.tar+gzip",
+      gzipSync(t, { level: options.gzipLevel ?? 6 }),
+    ),
   );
   const diffIds = layerTars.map(digestOf);
   const configDoc = {
@@ -89,7 +92,10 @@ export function buildImage(
     rootfs: { type: "layers", diff_ids: diffIds },
     history: layerTars.map(() => ({ created_by: "test" })),
   };
-  const config = blob("application/vnd.oci.image.config.v1+json", Buffer.from(JSON.stringify(configDoc)));
+  const config = blob(
+    "application/vnd.oci.image.config.v1+json",
+    Buffer.from(JSON.stringify(configDoc)),
+  );
   const manifestDoc = {
     schemaVersion: 2,
     mediaType: "application/vnd.oci.image.manifest.v1+json",
