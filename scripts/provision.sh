@@ -23,6 +23,7 @@ apt_packages=(
   containerd runc fuse libfuse2 docker-registry skopeo stargz-snapshotter
   golang-go golang-github-containerd-stargz-snapshotter-dev
   iproute2 hyperfine ca-certificates openssl xz-utils
+  apache2-utils busybox-static
 )
 
 install_apt_packages() {
