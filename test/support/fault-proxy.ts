@@ -72,7 +72,8 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       res.end();
       return;
     }
-    const headers = { ...req.headers, host: target.host };
+    // The Host header is kept, so the registry builds upload Locations that point back at the proxy.
+    const headers = { ...req.headers };
     if (fault?.kind === "ignore-range") delete headers.range;
     if (fault?.kind === "first-range-only" && typeof headers.range === "string") {
       headers.range = headers.range.split(",")[0];
