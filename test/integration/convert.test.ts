@@ -291,3 +291,65 @@ function buildManifest(image: TestImage): TestImage {
     manifest: { ...image.manifest, bytes, size: bytes.length, digest: digestOf(bytes) },
   };
 }
+
+test("convert: an index converts every platform, or only --platform", { skip }, async () => {
+  const amd = await busyboxImage();
+  const armDoc = buildImage([tarArchive([{ path: "arm.txt", data: "arm" }])]);
+  const repo = `${registry.host}/multi/app`;
+  await pushDirect(amd, `${repo}@${amd.manifest.digest}`);
+  await pushDirect(armDoc, `${repo}@${armDoc.manifest.digest}`);
+  const index = {
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    manifests: [
+      {
+        mediaType: amd.manifest.mediaType,
+        digest: amd.manifest.digest,
+        size: amd.manifest.size,
+        platform: { os: "linux", architecture: "amd64" },
+      },
+      {
+        mediaType: armDoc.manifest.mediaType,
+        digest: armDoc.manifest.digest,
+        size: armDoc.manifest.size,
+        platform: { os: "linux", architecture: "arm64" },
+      },
+    ],
+  };
+  await client.putManifest(
+    parseReference(`${repo}:v1`),
+    index.mediaType,
+    Buffer.from(JSON.stringify(index)),
+  );
+
+  const all = await stargz(["image", "convert", "--plain-http", `${repo}:v1`, `${repo}:all`]);
+  assert.equal(all.code, 0, all.stderr);
+  const allIndex = await client.getManifest(parseReference(`${repo}:all`));
+  assert.equal(allIndex.kind, "index");
+  assert.deepEqual(
+    allIndex.index!.manifests.map((m) => m.platform?.architecture),
+    ["amd64", "arm64"],
+  );
+
+  const one = await stargz([
+    "image",
+    "convert",
+    "--plain-http",
+    "--platform",
+    "linux/amd64",
+    `${repo}:v1`,
+    `${repo}:amd64`,
+  ]);
+  assert.equal(one.code, 0, one.stderr);
+  const oneIndex = await client.getManifest(parseReference(`${repo}:amd64`));
+  assert.deepEqual(
+    oneIndex.index!.manifests.map((m) => m.platform?.architecture),
+    ["amd64"],
+  );
+
+  await containerd.ctr(["image", "pull", "--plain-http", `${repo}:all`]);
+  assert.equal(
+    await containerd.ctr(["run", "--rm", `${repo}:all`, "index-test"]),
+    "hello from a converted image\n",
+  );
+});

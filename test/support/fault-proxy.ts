@@ -11,7 +11,7 @@ export type Fault =
   | { kind: "ignore-range" }
   | { kind: "first-range-only" }
   | { kind: "reset-mid-body" }
-  | { kind: "status"; status: number; retryAfterSec?: number }
+  | { kind: "status"; status: number; retryAfterSec?: number; headers?: Record<string, string> }
   | { kind: "content-length-lie"; extra: number }
   | { kind: "corrupt" }
   | { kind: "redirect"; location: string }
@@ -60,10 +60,12 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   ): Promise<void> {
     if (fault?.kind === "hang") return;
     if (fault?.kind === "status") {
-      res.writeHead(
-        fault.status,
-        fault.retryAfterSec !== undefined ? { "retry-after": String(fault.retryAfterSec) } : {},
-      );
+      res.writeHead(fault.status, {
+        ...fault.headers,
+        ...(fault.retryAfterSec !== undefined
+          ? { "retry-after": String(fault.retryAfterSec) }
+          : {}),
+      });
       res.end();
       return;
     }
