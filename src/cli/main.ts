@@ -50,6 +50,12 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 
 if (import.meta.main) {
   const controller = new AbortController();
+  // A closed pipe (`stargz layer ls … | head`) ends the command quietly, as Unix tools do.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") throw err;
+    controller.abort(err);
+    process.exit(process.exitCode ?? 0);
+  });
   process.once("SIGINT", () => controller.abort(new Error("interrupted")));
   process.once("SIGTERM", () => controller.abort(new Error("terminated")));
   const io = { stdout: process.stdout, stderr: process.stderr, signal: controller.signal };

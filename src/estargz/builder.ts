@@ -13,9 +13,9 @@ import { createHash } from "node:crypto";
 import { EStargzError } from "./errors.ts";
 import { encodeFooter } from "./footer.ts";
 import { MemberWriter } from "./member-writer.ts";
-import { cleanEntryName } from "./entry-name.ts";
+import { cleanEntryName, unsafeNameReason } from "./entry-name.ts";
 import { orderForPrefetch } from "./prefetch-order.ts";
-import { BLOCK, paddingFor, regularFileHeader } from "./tar-header.ts";
+import { BLOCK, paddingFor, regularFileHeader, type TarHeader } from "./tar-header.ts";
 import {
   readAtSource,
   readTarEntries,
@@ -216,16 +216,7 @@ class LayoutState {
 
   async append(entry: TarEntry, payload: ByteSource): Promise<void> {
     const { header } = entry;
-    if (header.kind === "unsupported") {
-      throw new EStargzError(
-        "bad-tar",
-        `unsupported tar entry type ${JSON.stringify(header.typeflag)}`,
-        {
-          layer: this.#layer,
-          entry: header.name,
-        },
-      );
-    }
+    checkHeader(header, this.#layer);
     // Keep header-only members from growing without bound (a directory of many empty files).
     if (this.#currentBytes >= this.#chunkSize) await this.#closeMember();
     this.#push(entry.rawHeader);
@@ -304,6 +295,33 @@ class LayoutState {
     this.#current = [];
     this.#currentBytes = 0;
     await this.#writer.addMember(parts);
+  }
+}
+
+/** Rejects what the reader would refuse, so the builder never writes a layer that cannot be opened. */
+function checkHeader(header: TarHeader, layer: string | undefined): void {
+  const where = { layer, entry: header.name };
+  if (header.kind === "unsupported") {
+    throw new EStargzError(
+      "bad-tar",
+      `unsupported tar entry type ${JSON.stringify(header.typeflag)}`,
+      where,
+    );
+  }
+  const unsafe = cleanEntryName(header.name) === "" ? undefined : unsafeNameReason(header.name);
+  if (unsafe) throw new EStargzError("bad-tar", `entry name is unsafe: ${unsafe}`, where);
+  for (const field of ["mode", "uid", "gid", "devMajor", "devMinor"] as const) {
+    const value = header[field];
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new EStargzError("bad-tar", `entry has invalid ${field} ${value}`, where);
+    }
+  }
+  // JavaScript dates end at ±8.64e15 ms; anything past that is a corrupt header, not a real time.
+  if (!Number.isFinite(header.mtime) || Math.abs(header.mtime) > 8.64e12) {
+    throw new EStargzError("bad-tar", `entry has invalid mtime ${header.mtime}`, where);
+  }
+  if (header.kind === "hardlink" && cleanEntryName(header.linkName) === "") {
+    throw new EStargzError("bad-tar", "hardlink has no target", where);
   }
 }
 

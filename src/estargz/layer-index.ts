@@ -238,6 +238,13 @@ function checkTiling(node: FileNode, ctx: Context): void {
   chunks.forEach((chunk, i) => {
     if (chunk.chunkOffset !== expected)
       fail(ctx, `chunk at ${chunk.chunkOffset} leaves a gap or overlaps`, node.path);
+    if (chunk.chunkOffset >= node.size) {
+      fail(
+        ctx,
+        `chunk at ${chunk.chunkOffset} starts past the end of the ${node.size}-byte file`,
+        node.path,
+      );
+    }
     const end = chunks[i + 1]?.chunkOffset ?? node.size;
     if (chunk.chunkSize === 0) chunk.chunkSize = end - chunk.chunkOffset;
     if (chunk.chunkSize <= 0 || chunk.chunkOffset + chunk.chunkSize !== end) {

@@ -9,6 +9,7 @@ import { gunzip as gunzipCallback } from "node:zlib";
 import { promisify } from "node:util";
 import { decodeChunk } from "./chunk-decoder.ts";
 import { EStargzError } from "./errors.ts";
+import { StargzError } from "../util/errors.ts";
 import { decodeFooter, FOOTER_SIZE, type Footer } from "./footer.ts";
 import { buildIndex, type ChunkRef, type FileNode, type LayerIndex } from "./layer-index.ts";
 import { BLOCK, parseHeader, checksumOk } from "./tar-header.ts";
@@ -104,11 +105,10 @@ export class LayerReader {
   /** A whole regular file, verified. */
   async readFile(path: string, options: ReadOptions = {}): Promise<Buffer> {
     const node = this.index.lookup(path);
-    if (!node)
-      throw new EStargzError("bad-entry", "no such file in layer", {
-        layer: this.#options.layerName,
-        entry: path,
-      });
+    if (!node) {
+      const context = { layer: this.#options.layerName, entry: path };
+      throw new StargzError("NOT_FOUND", "no such file in layer", { context });
+    }
     if (node.type !== "reg") {
       throw new EStargzError("bad-entry", `not a regular file (${node.type})`, {
         layer: this.#options.layerName,
