@@ -182,7 +182,12 @@ export class HttpTransport {
 }
 
 function toRequestBody(body: Body | undefined): string | Uint8Array | Readable | null {
-  if (body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array) {
+  if (
+    body === undefined ||
+    body === null ||
+    typeof body === "string" ||
+    body instanceof Uint8Array
+  ) {
     return body ?? null;
   }
   return Readable.from(body, { objectMode: false });

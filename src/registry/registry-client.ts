@@ -241,45 +241,30 @@ export class RegistryClient {
     signal: AbortSignal | undefined,
     context: ErrorContext,
   ): AsyncGenerator<Uint8Array> {
-    let attemptsLeft = this.#retry.policy.maxAttempts;
-    for (;;) {
-      const offset = verifier.bytes;
-      const pending: Uint8Array[] = [];
+    const started = this.#retry.now();
+    for (let attempt = 1; ; attempt++) {
       try {
-        const res = await this.#openBlob(ep, ref, blob, offset, signal, context);
-        let skip = res.statusCode === 200 ? offset : 0; // Range ignored: skip what we have
-        try {
-          for await (const raw of res.body as AsyncIterable<Buffer>) {
-            let chunk: Uint8Array = raw;
-            if (skip > 0) {
-              const n = Math.min(skip, chunk.length);
-              skip -= n;
-              chunk = chunk.subarray(n);
-              if (chunk.length === 0) continue;
-            }
-            if (verifier.bytes + chunk.length > blob.size)
-              throw sizeMismatch(verifier.bytes + chunk.length, blob.size, context);
-            verifier.update(chunk);
-            pending.push(chunk);
-            yield chunk;
-            pending.pop();
-          }
-        } catch (err) {
-          res.body.destroy();
-          throw classifyError(err, signal, context);
-        }
-        if (verifier.bytes < blob.size)
-          throw sizeMismatch(verifier.bytes, blob.size, context, true);
+        const res = await this.#openBlob(ep, ref, blob, verifier.bytes, signal, context);
+        yield* this.#consume(
+          res,
+          res.statusCode === 200 ? verifier.bytes : 0,
+          blob,
+          verifier,
+          signal,
+          context,
+        );
         return;
       } catch (err) {
         const final = retryableFinal(err);
-        attemptsLeft--;
-        if (!final || attemptsLeft <= 0) throw final ?? err;
-        const delay = backoffDelay(
-          this.#retry.policy,
-          this.#retry.policy.maxAttempts - attemptsLeft,
-          this.#retry.random,
-        );
+        if (!final) throw err;
+        const delay = backoffDelay(this.#retry.policy, attempt, this.#retry.random);
+        const elapsed = this.#retry.now() - started;
+        if (
+          attempt >= this.#retry.policy.maxAttempts ||
+          elapsed + delay > this.#retry.policy.maxElapsedMs
+        ) {
+          throw final;
+        }
         this.#logger.warn("resuming blob download", {
           ...context,
           offset: verifier.bytes,
@@ -288,6 +273,39 @@ export class RegistryClient {
         await this.#retry.sleep(delay, signal);
       }
     }
+  }
+
+  /** Yields a blob response's bytes past `skip` (what a server ignoring Range resends). */
+  async *#consume(
+    res: ResponseData,
+    skip: number,
+    blob: BlobRef,
+    verifier: DigestVerifier,
+    signal: AbortSignal | undefined,
+    context: ErrorContext,
+  ): AsyncGenerator<Uint8Array> {
+    try {
+      for await (const raw of res.body as AsyncIterable<Buffer>) {
+        let chunk: Uint8Array = raw;
+        if (skip > 0) {
+          const n = Math.min(skip, chunk.length);
+          skip -= n;
+          chunk = chunk.subarray(n);
+          if (chunk.length === 0) continue;
+        }
+        if (verifier.bytes + chunk.length > blob.size) {
+          throw sizeMismatch(verifier.bytes + chunk.length, blob.size, context);
+        }
+        verifier.update(chunk);
+        yield chunk;
+      }
+    } catch (err) {
+      throw classifyError(err, signal, context);
+    } finally {
+      // Also runs when the consumer stops early: never leave a body half read.
+      if (!res.body.destroyed) res.body.destroy();
+    }
+    if (verifier.bytes < blob.size) throw sizeMismatch(verifier.bytes, blob.size, context, true);
   }
 
   async #openBlob(

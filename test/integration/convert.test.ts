@@ -1,7 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { makeTempDir, type TempDir } from "../support/tmp.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
@@ -254,7 +254,7 @@ test(
   { skip },
   async () => {
     const dir = join(tmp.path, "locked");
-    await run("mkdir", ["-p", dir]);
+    await mkdir(dir, { recursive: true });
     const htpasswd = join(dir, "htpasswd");
     await run("htpasswd", ["-Bbc", htpasswd, "owner", "owner-pass"]);
     const locked = await startRegistry({ dir, htpasswdFile: htpasswd });

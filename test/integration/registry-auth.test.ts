@@ -1,7 +1,7 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { makeTempDir, type TempDir } from "../support/tmp.ts";
 import { startRegistry } from "../support/registry.ts";
 import { missingForIntegration } from "../support/gates.ts";
@@ -54,7 +54,7 @@ test(
   { skip },
   async () => {
     const dir = join(tmp.path, "basic");
-    await run("mkdir", ["-p", dir]);
+    await mkdir(dir, { recursive: true });
     const htpasswd = join(dir, "htpasswd");
     await run("htpasswd", ["-Bbc", htpasswd, "alice", password]);
     const registry = await startRegistry({ dir, htpasswdFile: htpasswd });
@@ -100,7 +100,7 @@ async function tokenRegistry(
   opts: { validitySec?: number; claimedExpiresInSec?: number } = {},
 ) {
   const dir = join(tmp.path, name);
-  await run("mkdir", ["-p", dir]);
+  await mkdir(dir, { recursive: true });
   const signer = await makeSelfSigned(dir, "token-signer");
   const service = "test-registry";
   const issuer = "test-issuer";
@@ -207,7 +207,7 @@ test(
   { skip },
   async () => {
     const dir = join(tmp.path, "tls");
-    await run("mkdir", ["-p", dir]);
+    await mkdir(dir, { recursive: true });
     const certs = await makeTestCerts(dir);
     const registry = await startRegistry({
       dir,

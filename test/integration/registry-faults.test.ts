@@ -1,6 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { mkdir } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { once } from "node:events";
@@ -237,7 +238,7 @@ test("corrupted content is DATA_LOSS: manifest by digest and blob", { skip }, as
 
 test("redirects are followed, and credentials never go to another host", { skip }, async () => {
   const dir = join(tmp.path, "redirect");
-  await run("mkdir", ["-p", dir]);
+  await mkdir(dir, { recursive: true });
   const htpasswd = join(dir, "htpasswd");
   await run("htpasswd", ["-Bbc", htpasswd, "bob", "pw-123456"]);
   const authed = await startRegistry({ dir, htpasswdFile: htpasswd });
