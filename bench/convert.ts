@@ -22,7 +22,7 @@ import { makeTempDir } from "../test/support/tmp.ts";
 import { startRegistry } from "../test/support/registry.ts";
 import { startContainerd } from "../test/support/containerd.ts";
 import { run } from "../test/support/process.ts";
-import { buildImage, writeOciLayout } from "../test/support/oci-image.ts";
+import { buildImage, writeOciLayout } from "../test/support/test-image.ts";
 
 const { values } = parseArgs({
   options: {

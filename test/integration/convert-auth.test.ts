@@ -10,7 +10,7 @@ import { run } from "../support/process.ts";
 import { startTokenServer, type TestTokenServer } from "../support/token-server.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
 import { makeSelfSigned } from "../support/tls.ts";
-import { buildImage, tarArchive, type TestImage } from "../support/oci-image.ts";
+import { buildImage, tarArchive, type TestImage } from "../support/test-image.ts";
 import { RegistryClient, parseReference, staticKeychain } from "../../src/registry/index.ts";
 
 const skip = missingForIntegration(["docker-registry", "openssl"], false);

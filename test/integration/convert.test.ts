@@ -14,7 +14,7 @@ import {
   tarArchive,
   writeOciLayout,
   type TestImage,
-} from "../support/oci-image.ts";
+} from "../support/test-image.ts";
 import { RegistryClient, parseReference } from "../../src/registry/index.ts";
 import {
   openLayer,

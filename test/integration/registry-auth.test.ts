@@ -8,7 +8,7 @@ import { missingForIntegration } from "../support/gates.ts";
 import { run } from "../support/process.ts";
 import { startTokenServer } from "../support/token-server.ts";
 import { makeSelfSigned, makeTestCerts } from "../support/tls.ts";
-import { buildImage, tarArchive, type TestImage } from "../support/oci-image.ts";
+import { buildImage, tarArchive, type TestImage } from "../support/test-image.ts";
 import { createLogger } from "../../src/util/log.ts";
 import {
   RegistryClient,

@@ -9,7 +9,7 @@ import { makeTempDir, type TempDir } from "../support/tmp.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { missingForIntegration } from "../support/gates.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
-import { buildImage, digestOf, tarArchive, type TestImage } from "../support/oci-image.ts";
+import { buildImage, digestOf, tarArchive, type TestImage } from "../support/test-image.ts";
 import {
   RegistryClient,
   parseReference,

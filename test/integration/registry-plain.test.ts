@@ -6,7 +6,7 @@ import { makeTempDir, type TempDir } from "../support/tmp.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { missingForIntegration } from "../support/gates.ts";
 import { run } from "../support/process.ts";
-import { buildImage, digestOf, tarArchive, type TestImage } from "../support/oci-image.ts";
+import { buildImage, digestOf, tarArchive, type TestImage } from "../support/test-image.ts";
 import { RegistryClient, parseReference, type ImageReference } from "../../src/registry/index.ts";
 
 const skip = missingForIntegration(["docker-registry"], false);

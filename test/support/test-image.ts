@@ -1,5 +1,5 @@
 /**
- * Small OCI images built in memory for tests: a ustar writer, gzip layers, a
+ * Small OCI images built in memory for tests (see oci-image.ts for layouts from layer blobs):
  * config and manifest, and an OCI layout on disk (for skopeo and ctr import).
  */
 import { createHash } from "node:crypto";
