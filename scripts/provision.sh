@@ -21,7 +21,9 @@ need_root() {
 
 apt_packages=(
   containerd runc fuse libfuse2 docker-registry skopeo stargz-snapshotter
-  golang-go golang-github-containerd-stargz-snapshotter-dev
+  golang-go golang-github-containerd-stargz-snapshotter-dev attr
+  golang-github-klauspost-compress-dev golang-github-vbatts-tar-split-dev
+  golang-golang-x-sync-dev golang-github-opencontainers-go-digest-dev
   iproute2 hyperfine ca-certificates openssl xz-utils
   apache2-utils busybox-static
 )

@@ -162,12 +162,13 @@ function isReservedName(name: string): boolean {
 }
 
 function landmark(name: string): PlannedEntry {
-  const rawHeader = regularFileHeader(name, 1);
+  // Mode 0, uid 0 and no mtime, as the Go builder writes landmarks.
+  const rawHeader = regularFileHeader(name, 1, 0);
   const header = {
     name,
     kind: "reg" as const,
     typeflag: "0",
-    mode: 0o644,
+    mode: 0,
     uid: 0,
     gid: 0,
     size: 1,
