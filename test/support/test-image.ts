@@ -1,6 +1,7 @@
 /**
- * Small OCI images built in memory for tests (see oci-image.ts for layouts from layer blobs):
- * config and manifest, and an OCI layout on disk (for skopeo and ctr import).
+ * Small OCI images built in memory for tests: a ustar writer, gzip layers, a
+ * config (with a command) and manifest, and an OCI layout on disk for skopeo.
+ * oci-image.ts is the layout helper for ready-made layer blobs.
  */
 import { createHash } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
