@@ -17,7 +17,6 @@ import { readFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { gzipSync } from "node:zlib";
 import { makeTempDir } from "../test/support/tmp.ts";
 import { startRegistry } from "../test/support/registry.ts";
 import { startContainerd } from "../test/support/containerd.ts";

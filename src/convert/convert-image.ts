@@ -72,7 +72,12 @@ export async function convertImage(options: ConvertImageOptions): Promise<Conver
   const top = await ctx.client.getManifest(options.source, { signal: options.signal });
   const previous = await previousLayers(ctx);
   if (top.kind === "manifest") {
-    const one = await convertManifest(ctx, options.source, top, previous, options.target);
+    const one = await convertManifest(ctx, {
+      source: options.source,
+      fetched: top,
+      previous,
+      tagAs: options.target,
+    });
     return { descriptor: one.descriptor, manifests: [one] };
   }
   const entries = selectEntries(ctx, top);
@@ -81,12 +86,8 @@ export async function convertImage(options: ConvertImageOptions): Promise<Conver
       const child = await ctx.client.getManifest(withDigest(options.source, entry.digest), {
         signal: options.signal,
       });
-      const converted = await convertManifest(
-        ctx,
-        withDigest(options.source, entry.digest),
-        child,
-        previous,
-      );
+      const source = withDigest(options.source, entry.digest);
+      const converted = await convertManifest(ctx, { source, fetched: child, previous });
       return { ...converted, ...(entry.platform ? { platform: entry.platform } : {}) };
     }),
   );
@@ -128,13 +129,19 @@ function selectEntries(ctx: Ctx, top: FetchedManifest): Descriptor[] {
   return chosen;
 }
 
+interface ManifestJob {
+  source: ImageReference;
+  fetched: FetchedManifest;
+  previous: Map<string, ConvertedLayer>;
+  /** Put the result under this tag; by digest when unset (an index entry). */
+  tagAs?: ImageReference;
+}
+
 async function convertManifest(
   ctx: Ctx,
-  source: ImageReference,
-  fetched: FetchedManifest,
-  previous: Map<string, ConvertedLayer>,
-  tagAs?: ImageReference,
+  job: ManifestJob,
 ): Promise<{ descriptor: Descriptor; layers: ConvertedLayer[] }> {
+  const { source, fetched, previous, tagAs } = job;
   const manifest = fetched.manifest as ImageManifest;
   const image = formatReference(source);
   const configBytes = await ctx.client.fetchBlob(source, manifest.config, { signal: ctx.signal });

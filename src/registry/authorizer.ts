@@ -37,6 +37,14 @@ interface HostAuth {
   challenge: AuthChallenge;
 }
 
+interface TokenWanted {
+  host: string;
+  registry: string;
+  challenge: AuthChallenge;
+  scopes: string[];
+  signal: AbortSignal | undefined;
+}
+
 interface CachedToken {
   token: string;
   expiresAt: number;
@@ -75,7 +83,7 @@ export class Authorizer {
       if (!cached || cached.expiresAt <= this.#options.now()) pending = undefined;
     }
     if (!pending) {
-      pending = this.#fetchToken(host, registry, state.challenge, scopes, signal);
+      pending = this.#fetchToken({ host, registry, challenge: state.challenge, scopes, signal });
       this.#tokens.set(key, pending);
       pending.catch(() => this.#tokens.delete(key));
     }
@@ -120,13 +128,8 @@ export class Authorizer {
     );
   }
 
-  async #fetchToken(
-    host: string,
-    registry: string,
-    challenge: AuthChallenge,
-    scopes: string[],
-    signal?: AbortSignal,
-  ): Promise<CachedToken> {
+  async #fetchToken(want: TokenWanted): Promise<CachedToken> {
+    const { host, registry, challenge, scopes, signal } = want;
     const creds = await this.#credentials(host, registry, signal);
     const realm = challenge.params.realm ?? "";
     const service = challenge.params.service;

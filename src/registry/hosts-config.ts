@@ -90,28 +90,14 @@ function toEndpoint(
   e: EndpointConfig,
   isMirror: boolean,
 ): Endpoint {
-  let host = e.host.replace(/^https?:\/\//, "");
-  const explicitScheme = e.host.startsWith("http://")
-    ? "http"
-    : e.host.startsWith("https://")
-      ? "https"
-      : undefined;
-  const slash = host.indexOf("/");
-  const prefix = slash >= 0 ? host.slice(slash).replace(/\/+$/, "") : "";
-  if (slash >= 0) host = host.slice(0, slash);
-  if (host === dockerHub) host = "registry-1.docker.io";
-  const hasTls = e.skipVerify === true || e.caFile !== undefined;
-  const plain =
-    explicitScheme === "http" ||
-    (explicitScheme === undefined &&
-      (e.plainHttp ?? (e.insecure === true || (isLocalhost(host) && !hasTls))));
+  const { scheme, host, prefix } = splitHost(e.host);
   const seconds =
     e.requestTimeoutSec === undefined || e.requestTimeoutSec === 0
       ? (config.requestTimeoutSec ?? defaultRequestTimeoutSec)
       : e.requestTimeoutSec;
   return {
     registry,
-    origin: `${plain ? "http" : "https"}://${host}`,
+    origin: `${scheme ?? defaultScheme(host, e)}://${host}`,
     basePath: prefix.endsWith("/v2") ? prefix : `${prefix}/v2`,
     host,
     isMirror,
@@ -120,6 +106,24 @@ function toEndpoint(
     ...(seconds > 0 ? { timeoutMs: seconds * 1000 } : {}),
     headers: e.headers ?? {},
   };
+}
+
+/** `[scheme://]host[:port][/prefix]`; docker.io is served by registry-1.docker.io. */
+function splitHost(value: string): { scheme?: "http" | "https"; host: string; prefix: string } {
+  const m = /^(?:(https?):\/\/)?([^/]+)(\/.*)?$/.exec(value);
+  const host = m?.[2] ?? value;
+  return {
+    ...(m?.[1] ? { scheme: m[1] as "http" | "https" } : {}),
+    host: host === dockerHub ? "registry-1.docker.io" : host,
+    prefix: (m?.[3] ?? "").replace(/\/+$/, ""),
+  };
+}
+
+/** plain_http wins; else Go's insecure; else localhost without TLS settings is HTTP. */
+function defaultScheme(host: string, e: EndpointConfig): "http" | "https" {
+  const hasTls = e.skipVerify === true || e.caFile !== undefined;
+  const plain = e.plainHttp ?? (e.insecure === true || (isLocalhost(host) && !hasTls));
+  return plain ? "http" : "https";
 }
 
 /** Parses hosts TOML (the Go snapshotter's `[resolver]` shape, or the same at top level). */

@@ -37,6 +37,13 @@ export interface TransportOptions {
   connectionsPerHost: number;
 }
 
+interface Hop {
+  url: URL;
+  method: string;
+  body: Body | undefined;
+  auth: string | undefined;
+}
+
 const maxRedirects = 5;
 const retryableStatuses = new Set([408, 429, 500, 502, 503, 504]);
 const retryableCodes = new Set([
@@ -75,7 +82,7 @@ export class HttpTransport {
       const auth = sameOrigin
         ? await this.#options.authorizer.authorization(ep.host, ep.registry, req.scopes, req.signal)
         : undefined;
-      const res = await this.#exchange(ep, url, method, body, req, auth, sameOrigin);
+      const res = await this.#exchange(ep, req, { url, method, body, auth });
       if (res.statusCode === 401 && sameOrigin && !reauthorized) {
         const retry = this.#options.authorizer.handleUnauthorized(
           ep.host,
@@ -113,15 +120,10 @@ export class HttpTransport {
     });
   }
 
-  async #exchange(
-    ep: Endpoint,
-    url: URL,
-    method: string,
-    body: Body | undefined,
-    req: SendRequest,
-    auth: string | undefined,
-    sameOrigin: boolean,
-  ): Promise<ResponseData> {
+  /** One HTTP round trip; the endpoint's headers and auth go only to its own origin. */
+  async #exchange(ep: Endpoint, req: SendRequest, hop: Hop): Promise<ResponseData> {
+    const { url, method, body, auth } = hop;
+    const sameOrigin = url.origin === ep.origin;
     const headers: Record<string, string | string[]> = {
       ...(sameOrigin ? ep.headers : {}),
       ...req.headers,

@@ -52,16 +52,9 @@ export class RangeReader {
     this.#options = options;
   }
 
-  async read(
-    ep: Endpoint,
-    ref: ImageReference,
-    blob: BlobRef,
-    ranges: readonly ByteRange[],
-    signal: AbortSignal | undefined,
-    context: ErrorContext,
-  ): Promise<Uint8Array[]> {
+  async read(fetch: Fetch, ranges: readonly ByteRange[]): Promise<Uint8Array[]> {
+    const { ep, context } = fetch;
     const groups = mergeRanges(ranges, this.#options.mergeGapBytes);
-    const fetch = { ep, ref, blob, signal, context };
     const spans: Span[] = [];
     if (groups.length > 1 && this.#multiRange.get(ep.origin) !== false) {
       for (let i = 0; i < groups.length; i += this.#options.maxRangesPerRequest) {
@@ -174,7 +167,8 @@ export class RangeReader {
   }
 }
 
-interface Fetch {
+/** Where a range read goes: one endpoint, one blob. */
+export interface Fetch {
   ep: Endpoint;
   ref: ImageReference;
   blob: BlobRef;

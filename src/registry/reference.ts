@@ -40,21 +40,26 @@ export function parseReference(input: string): ImageReference {
     rest = rest.slice(0, colon);
     if (!tagPattern.test(tag)) throw bad("malformed tag");
   }
-  const parts = rest.split("/");
-  let registry = dockerHub;
-  const first = parts[0] ?? "";
-  if (parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost")) {
-    registry = first;
-    parts.shift();
-  }
-  if (registry === "index.docker.io" || registry === "registry-1.docker.io") registry = dockerHub;
-  if (registry === dockerHub && parts.length === 1) parts.unshift("library");
+  const { registry, parts } = splitRegistry(rest);
   if (parts.length === 0 || !parts.every((p) => pathComponent.test(p))) {
     throw bad("malformed repository path");
   }
   const repository = parts.join("/");
   if (tag === undefined && digest === undefined) tag = "latest";
   return { registry, repository, tag, digest };
+}
+
+/** A first component with "." or ":" or "localhost" is a host; else the image is on docker.io. */
+function splitRegistry(name: string): { registry: string; parts: string[] } {
+  const parts = name.split("/");
+  const first = parts[0] ?? "";
+  const isHost =
+    parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost");
+  let registry = isHost ? first : dockerHub;
+  if (isHost) parts.shift();
+  if (registry === "index.docker.io" || registry === "registry-1.docker.io") registry = dockerHub;
+  if (registry === dockerHub && parts.length === 1) parts.unshift("library");
+  return { registry, parts };
 }
 
 /** The canonical string: `host/repo[:tag][@digest]`. */

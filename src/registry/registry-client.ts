@@ -21,7 +21,12 @@ import {
   type SendRequest,
 } from "./http-transport.ts";
 import { anonymousKeychain, type Keychain } from "./keychain.ts";
-import { imageManifestMediaTypes, indexMediaTypes, manifestAccept } from "./media-types.ts";
+import {
+  imageManifestMediaTypes,
+  indexMediaTypes,
+  manifestAccept,
+  mediaTypes,
+} from "./media-types.ts";
 import { formatPlatform, hostPlatform, selectPlatform } from "./platform.ts";
 import {
   formatReference,
@@ -39,7 +44,7 @@ import {
   type Sleep,
 } from "./retry.ts";
 import { RangeReader, type BlobRef } from "./range-reader.ts";
-import type { ByteRange } from "./byte-ranges.ts";
+import { parseContentRange, type ByteRange } from "./byte-ranges.ts";
 import { uploadBlob, type BlobSource, type PushOutcome } from "./blob-upload.ts";
 
 export interface RegistryClientOptions {
@@ -84,6 +89,16 @@ export interface BlobReadAt {
 }
 
 const maxManifestBytes = 4 * 1024 * 1024;
+
+/** One whole-blob read in progress against one endpoint. */
+interface BlobRead {
+  readonly ep: Endpoint;
+  readonly ref: ImageReference;
+  readonly blob: BlobRef;
+  readonly verifier: DigestVerifier;
+  readonly signal: AbortSignal | undefined;
+  readonly context: ErrorContext;
+}
 
 export class RegistryClient {
   readonly #hosts: HostsConfig;
@@ -218,72 +233,48 @@ export class RegistryClient {
     const endpoints = endpointsFor(this.#hosts, ref.registry);
     let lastError: unknown;
     for (const [i, ep] of endpoints.entries()) {
-      if (verifier.bytes > 0 && i > 0) break; // never splice two servers' bytes
       try {
-        yield* this.#streamFrom(ep, ref, blob, verifier, options.signal, context);
+        yield* this.#streamFrom({ ep, ref, blob, verifier, signal: options.signal, context });
         verifier.verify(context);
         if (verifier.bytes !== blob.size) throw sizeMismatch(verifier.bytes, blob.size, context);
         return;
       } catch (err) {
         lastError = err;
-        if (!this.#nextEndpoint(err, ep, i, endpoints.length, options.signal) || verifier.bytes > 0)
-          throw err;
+        // Never splice two servers' bytes: once data has arrived, this endpoint's error is final.
+        const last = i === endpoints.length - 1 || verifier.bytes > 0;
+        if (last || !this.#nextEndpoint(err, ep, options.signal)) throw err;
       }
     }
     throw lastError;
   }
 
-  async *#streamFrom(
-    ep: Endpoint,
-    ref: ImageReference,
-    blob: BlobRef,
-    verifier: DigestVerifier,
-    signal: AbortSignal | undefined,
-    context: ErrorContext,
-  ): AsyncGenerator<Uint8Array> {
+  async *#streamFrom(r: BlobRead): AsyncGenerator<Uint8Array> {
     const started = this.#retry.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await this.#openBlob(ep, ref, blob, verifier.bytes, signal, context);
-        yield* this.#consume(
-          res,
-          res.statusCode === 200 ? verifier.bytes : 0,
-          blob,
-          verifier,
-          signal,
-          context,
-        );
+        const res = await this.#openBlob(r, r.verifier.bytes);
+        yield* this.#consume(r, res, res.statusCode === 200 ? r.verifier.bytes : 0);
         return;
       } catch (err) {
         const final = retryableFinal(err);
         if (!final) throw err;
         const delay = backoffDelay(this.#retry.policy, attempt, this.#retry.random);
         const elapsed = this.#retry.now() - started;
-        if (
-          attempt >= this.#retry.policy.maxAttempts ||
-          elapsed + delay > this.#retry.policy.maxElapsedMs
-        ) {
-          throw final;
-        }
+        const { maxAttempts, maxElapsedMs } = this.#retry.policy;
+        if (attempt >= maxAttempts || elapsed + delay > maxElapsedMs) throw final;
         this.#logger.warn("resuming blob download", {
-          ...context,
-          offset: verifier.bytes,
+          ...r.context,
+          offset: r.verifier.bytes,
           error: final.message,
         });
-        await this.#retry.sleep(delay, signal);
+        await this.#retry.sleep(delay, r.signal);
       }
     }
   }
 
   /** Yields a blob response's bytes past `skip` (what a server ignoring Range resends). */
-  async *#consume(
-    res: ResponseData,
-    skip: number,
-    blob: BlobRef,
-    verifier: DigestVerifier,
-    signal: AbortSignal | undefined,
-    context: ErrorContext,
-  ): AsyncGenerator<Uint8Array> {
+  async *#consume(r: BlobRead, res: ResponseData, skip: number): AsyncGenerator<Uint8Array> {
+    const { blob, verifier, context } = r;
     try {
       for await (const raw of res.body as AsyncIterable<Buffer>) {
         let chunk: Uint8Array = raw;
@@ -300,7 +291,7 @@ export class RegistryClient {
         yield chunk;
       }
     } catch (err) {
-      throw classifyError(err, signal, context);
+      throw classifyError(err, r.signal, context);
     } finally {
       // Also runs when the consumer stops early: never leave a body half read.
       if (!res.body.destroyed) res.body.destroy();
@@ -308,20 +299,14 @@ export class RegistryClient {
     if (verifier.bytes < blob.size) throw sizeMismatch(verifier.bytes, blob.size, context, true);
   }
 
-  async #openBlob(
-    ep: Endpoint,
-    ref: ImageReference,
-    blob: BlobRef,
-    offset: number,
-    signal: AbortSignal | undefined,
-    context: ErrorContext,
-  ): Promise<ResponseData> {
+  async #openBlob(r: BlobRead, offset: number): Promise<ResponseData> {
+    const { ep, ref, blob, context } = r;
     const res = await this.#transport.send(ep, {
       method: "GET",
       url: this.#url(ep, ref, `blobs/${blob.digest}`),
       headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
       scopes: [repositoryScope(ref.repository, "pull")],
-      signal,
+      signal: r.signal,
       context,
     });
     if (res.statusCode !== 200 && res.statusCode !== 206) {
@@ -329,11 +314,16 @@ export class RegistryClient {
     }
     const length = Number(header(res.headers, "content-length") ?? NaN);
     const expected = res.statusCode === 200 ? blob.size : blob.size - offset;
-    if (Number.isFinite(length) && length !== expected) {
+    const start =
+      res.statusCode === 206 ? parseContentRange(header(res.headers, "content-range"))?.start : 0;
+    if (
+      (Number.isFinite(length) && length !== expected) ||
+      start !== (res.statusCode === 206 ? offset : 0)
+    ) {
       await discard(res);
       throw new StargzError(
         "DATA_LOSS",
-        `registry sent Content-Length ${length}, expected ${expected}`,
+        `registry answered with Content-Length ${length} from offset ${start}, expected ${expected} from ${offset}`,
         { context },
       );
     }
@@ -364,7 +354,7 @@ export class RegistryClient {
       }
     }
     return this.#pull(ref, options, (ep) =>
-      this.#ranges.read(ep, ref, blob, ranges, options.signal, context),
+      this.#ranges.read({ ep, ref, blob, signal: options.signal, context }, ranges),
     );
   }
 
@@ -520,20 +510,15 @@ export class RegistryClient {
         return await withRetries(() => fn(ep), { ...this.#retry, signal: options.signal });
       } catch (err) {
         lastError = err;
-        if (!this.#nextEndpoint(err, ep, i, endpoints.length, options.signal)) throw err;
+        if (i === endpoints.length - 1 || !this.#nextEndpoint(err, ep, options.signal)) throw err;
       }
     }
     throw lastError;
   }
 
-  #nextEndpoint(
-    err: unknown,
-    ep: Endpoint,
-    i: number,
-    count: number,
-    signal?: AbortSignal,
-  ): boolean {
-    if (i === count - 1 || signal?.aborted) return false;
+  /** Whether a failure on this endpoint should send the call on to the next one. */
+  #nextEndpoint(err: unknown, ep: Endpoint, signal?: AbortSignal): boolean {
+    if (signal?.aborted) return false;
     const code = err instanceof StargzError ? err.code : "UNAVAILABLE";
     if (code === "CANCELLED" || code === "INVALID_ARGUMENT") return false;
     this.#logger.warn("mirror failed, trying next host", {
@@ -630,15 +615,7 @@ function parseManifest(
   } catch (err) {
     throw new StargzError("DATA_LOSS", "manifest is not valid JSON", { cause: err, context });
   }
-  const headerType = (header(headers, "content-type") ?? "").split(";")[0]?.trim() ?? "";
-  const mediaType =
-    typeof doc.mediaType === "string" && doc.mediaType !== ""
-      ? doc.mediaType
-      : headerType !== "" && headerType !== "application/json"
-        ? headerType
-        : Array.isArray(doc.manifests)
-          ? "application/vnd.oci.image.index.v1+json"
-          : "application/vnd.oci.image.manifest.v1+json";
+  const mediaType = manifestMediaType(doc, header(headers, "content-type"));
   const descriptor: Descriptor = { mediaType, digest, size: bytes.length };
   if (indexMediaTypes.has(mediaType) && Array.isArray(doc.manifests)) {
     return { descriptor, bytes, kind: "index", index: doc as ImageIndex };
@@ -653,6 +630,17 @@ function parseManifest(
   throw new StargzError("FAILED_PRECONDITION", `unsupported manifest media type ${mediaType}`, {
     context: { ...context, schemaVersion: String(doc.schemaVersion) },
   });
+}
+
+/** The manifest's own mediaType field, else a meaningful Content-Type, else guessed from its shape. */
+function manifestMediaType(
+  doc: { mediaType?: unknown; manifests?: unknown },
+  contentType: string | undefined,
+): string {
+  if (typeof doc.mediaType === "string" && doc.mediaType !== "") return doc.mediaType;
+  const fromHeader = (contentType ?? "").split(";")[0]?.trim() ?? "";
+  if (fromHeader !== "" && fromHeader !== "application/json") return fromHeader;
+  return Array.isArray(doc.manifests) ? mediaTypes.ociIndex : mediaTypes.ociManifest;
 }
 
 function header(headers: ResponseData["headers"], name: string): string | undefined {
