@@ -70,6 +70,31 @@ const isBlobGet = (r: { method: string; url: string }) =>
   r.method === "GET" && r.url.includes("/blobs/");
 
 test(
+  "the Go registry answers several ranges in one multipart/byteranges response",
+  { skip },
+  async () => {
+    const { c } = client();
+    const start = proxy.seen.length;
+    try {
+      const ranges = [
+        { offset: 100, length: 10 },
+        { offset: 300_000, length: 10 },
+        { offset: 600_000, length: 10 },
+      ];
+      const parts = await c.readRanges(viaProxy(), blob, ranges);
+      parts.forEach((p, i) =>
+        assert.deepEqual(Buffer.from(p), data.subarray(ranges[i]!.offset, ranges[i]!.offset + 10)),
+      );
+      const gets = proxy.seen.slice(start).filter(isBlobGet);
+      assert.equal(gets.length, 1);
+      assert.equal(gets[0]?.headers.range, "bytes=100-109,300000-300009,600000-600009");
+    } finally {
+      await c.close();
+    }
+  },
+);
+
+test(
   "a server that ignores Range: range reads and resumes still return the right bytes",
   { skip },
   async () => {
