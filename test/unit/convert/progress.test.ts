@@ -23,7 +23,7 @@ test("terminal progress redraws one line per layer with bytes read and written",
   p.finish();
   assert.match(
     text,
-    /abababababab  converted +read 4\.0MiB\/4\.0MiB \(100%\)  wrote 0\.5MiB/,
+    /abababababab {2}converted +read 4\.0MiB\/4\.0MiB \(100%\) {2}wrote 0\.5MiB/,
   );
 });
 
