@@ -68,6 +68,18 @@ interface Context {
   tocOffset: number;
 }
 
+interface Owners {
+  users: Map<number, string>;
+  groups: Map<number, string>;
+}
+
+/** What creating implicit directories needs: the node table, inode numbers, owners. */
+interface DirContext extends Context {
+  nodes: Map<string, FileNode>;
+  nextIno: () => number;
+  owners: Owners;
+}
+
 export function buildIndex(toc: Toc, tocOffset: number, layer?: string): LayerIndex {
   const ctx: Context = { layer, tocOffset };
   const nodes = new Map<string, FileNode>();
@@ -105,7 +117,8 @@ export function buildIndex(toc: Toc, tocOffset: number, layer?: string): LayerIn
   });
   const root = nodes.get("") ?? makeNode("", 1, { name: "", type: "dir", mode: 0o755 }, owners);
   nodes.set("", root);
-  const dirFor = (path: string): FileNode => ensureDir(nodes, path, () => nextIno++, owners, ctx);
+  const dirCtx: DirContext = { ...ctx, nodes, nextIno: () => nextIno++, owners };
+  const dirFor = (path: string): FileNode => ensureDir(path, dirCtx);
   for (const [path, node] of nodes) {
     if (path === "") continue;
     const parent = dirFor(parentOf(path));
@@ -140,18 +153,8 @@ function checkedPath(entry: TocEntry, ctx: Context): string {
   return path;
 }
 
-function makeNode(
-  path: string,
-  ino: number,
-  entry: TocEntry,
-  owners: { users: Map<number, string>; groups: Map<number, string> },
-): FileNode {
-  const uid = entry.uid ?? 0;
-  const gid = entry.gid ?? 0;
-  // Names are stored only when they change for an id (as Go writes them).
-  if (entry.userName) owners.users.set(uid, entry.userName);
-  if (entry.groupName) owners.groups.set(gid, entry.groupName);
-  const modtime = entry.modtime ? new Date(entry.modtime) : undefined;
+function makeNode(path: string, ino: number, entry: TocEntry, owners: Owners): FileNode {
+  const { uid, gid, userName, groupName } = resolveOwners(entry, owners);
   return {
     path,
     ino,
@@ -160,9 +163,9 @@ function makeNode(
     mode: entry.mode ?? 0,
     uid,
     gid,
-    userName: owners.users.get(uid) ?? "",
-    groupName: owners.groups.get(gid) ?? "",
-    modtime: modtime && !Number.isNaN(modtime.getTime()) ? modtime : undefined,
+    userName,
+    groupName,
+    modtime: parseModtime(entry.modtime),
     linkName: entry.type === "symlink" ? (entry.linkName ?? "") : "",
     devMajor: entry.devMajor ?? 0,
     devMinor: entry.devMinor ?? 0,
@@ -174,6 +177,28 @@ function makeNode(
   };
 }
 
+/** Names are stored only when they change for an id (as Go writes them), so carry them forward. */
+function resolveOwners(
+  entry: TocEntry,
+  owners: Owners,
+): { uid: number; gid: number; userName: string; groupName: string } {
+  const uid = entry.uid ?? 0;
+  const gid = entry.gid ?? 0;
+  if (entry.userName) owners.users.set(uid, entry.userName);
+  if (entry.groupName) owners.groups.set(gid, entry.groupName);
+  return {
+    uid,
+    gid,
+    userName: owners.users.get(uid) ?? "",
+    groupName: owners.groups.get(gid) ?? "",
+  };
+}
+
+function parseModtime(text: string | undefined): Date | undefined {
+  const date = text ? new Date(text) : undefined;
+  return date && !Number.isNaN(date.getTime()) ? date : undefined;
+}
+
 function decodeXattrs(xattrs: Record<string, string> | undefined): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
   for (const [name, value] of Object.entries(xattrs ?? {}))
@@ -181,21 +206,16 @@ function decodeXattrs(xattrs: Record<string, string> | undefined): Map<string, B
   return out;
 }
 
-function ensureDir(
-  nodes: Map<string, FileNode>,
-  path: string,
-  ino: () => number,
-  owners: { users: Map<number, string>; groups: Map<number, string> },
-  ctx: Context,
-): FileNode {
+function ensureDir(path: string, ctx: DirContext): FileNode {
+  const { nodes, owners } = ctx;
   const existing = nodes.get(path);
   if (existing) {
     if (existing.type !== "dir") fail(ctx, "a file is used as a directory", path);
     return existing;
   }
-  const dir = makeNode(path, ino(), { name: path, type: "dir", mode: 0o755 }, owners);
+  const dir = makeNode(path, ctx.nextIno(), { name: path, type: "dir", mode: 0o755 }, owners);
   nodes.set(path, dir);
-  const parent = ensureDir(nodes, parentOf(path), ino, owners, ctx);
+  const parent = ensureDir(parentOf(path), ctx);
   parent.children.set(baseOf(path), dir);
   dir.numLink += 1;
   parent.numLink += 1;

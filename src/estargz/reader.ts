@@ -44,13 +44,18 @@ export class LayerReader {
   readonly #source: ReadAt;
   readonly #options: OpenOptions;
 
-  constructor(source: ReadAt, footer: Footer, toc: Toc, tocDigest: string, options: OpenOptions) {
+  /** Use openLayer(); this only assembles what it has read and checked. */
+  constructor(
+    source: ReadAt,
+    parsed: { footer: Footer; toc: Toc; tocDigest: string },
+    options: OpenOptions,
+  ) {
     this.#source = source;
     this.#options = options;
-    this.footer = footer;
-    this.toc = toc;
-    this.tocDigest = tocDigest;
-    this.index = buildIndex(toc, footer.tocOffset, options.layerName);
+    this.footer = parsed.footer;
+    this.toc = parsed.toc;
+    this.tocDigest = parsed.tocDigest;
+    this.index = buildIndex(parsed.toc, parsed.footer.tocOffset, options.layerName);
   }
 
   get layerName(): string | undefined {
@@ -92,13 +97,10 @@ export class LayerReader {
   /** Reads, inflates and verifies one chunk from the source. */
   async readChunk(ref: ChunkRef, options: ReadOptions = {}): Promise<Buffer> {
     options.signal?.throwIfAborted();
-    const compressed = await readRange(
-      this.#source,
-      ref.compressedOffset,
-      ref.compressedEnd,
-      this.#options.layerName,
-      ref.path,
-    );
+    const compressed = await readRange(this.#source, ref.compressedOffset, ref.compressedEnd, {
+      layer: this.#options.layerName,
+      entry: ref.path,
+    });
     return this.decode(ref, compressed);
   }
 
@@ -132,7 +134,7 @@ export async function openLayer(source: ReadAt, options: OpenOptions = {}): Prom
   const layer = options.layerName;
   options.signal?.throwIfAborted();
   const tailLength = Math.min(source.size, FOOTER_SIZE);
-  const tail = await readRange(source, source.size - tailLength, source.size, layer);
+  const tail = await readRange(source, source.size - tailLength, source.size, { layer });
   const footer = decodeFooter(tail);
   if ("error" in footer)
     throw new EStargzError("bad-footer", `not an eStargz blob: ${footer.error}`, { layer });
@@ -153,7 +155,7 @@ export async function openLayer(source: ReadAt, options: OpenOptions = {}): Prom
     );
   }
   options.signal?.throwIfAborted();
-  const compressedToc = await readRange(source, footer.tocOffset, tocEnd, layer);
+  const compressedToc = await readRange(source, footer.tocOffset, tocEnd, { layer });
   const tocJson = await inflateToc(compressedToc, maxTocBytes, layer);
   const tocDigest = `sha256:${createHash("sha256").update(tocJson).digest("hex")}`;
   if (options.expectedTocDigest !== undefined && options.expectedTocDigest !== tocDigest) {
@@ -163,7 +165,8 @@ export async function openLayer(source: ReadAt, options: OpenOptions = {}): Prom
       { layer },
     );
   }
-  return new LayerReader(source, footer, decodeToc(tocJson, layer), tocDigest, options);
+  const toc = decodeToc(tocJson, layer);
+  return new LayerReader(source, { footer, toc, tocDigest }, options);
 }
 
 /** The TOC member holds one tar entry, stargz.index.json; returns its payload exactly as stored. */
@@ -207,9 +210,9 @@ export async function readRange(
   source: ReadAt,
   start: number,
   end: number,
-  layer: string | undefined,
-  entry?: string,
+  where: { layer?: string | undefined; entry?: string | undefined } = {},
 ): Promise<Buffer> {
+  const { layer, entry } = where;
   if (start < 0 || end > source.size || start > end) {
     throw new EStargzError(
       "out-of-bounds",

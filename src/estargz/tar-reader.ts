@@ -50,44 +50,77 @@ export async function* readTarEntries(
   }
 }
 
+/** Extended headers seen so far for the entry being read. */
+interface PendingExtensions {
+  /** Global PAX records (typeflag g): they apply to every later entry. */
+  global: PaxRecords;
+  /** PAX records for this entry alone (typeflag x); they override global ones. */
+  local: PaxRecords;
+  longName: string | undefined;
+  longLink: string | undefined;
+}
+
 async function readOneEntry(
   source: ByteSource,
   globalPax: PaxRecords,
   layer: string | undefined,
 ): Promise<TarEntry | undefined> {
   const raw: Buffer[] = [];
-  let pax: PaxRecords = new Map(globalPax);
-  let longName: string | undefined;
-  let longLink: string | undefined;
+  const pending: PendingExtensions = {
+    global: globalPax,
+    local: new Map(),
+    longName: undefined,
+    longLink: undefined,
+  };
   for (;;) {
-    const block = await source.read(BLOCK);
-    if (block.length === 0 && raw.length === 0) return undefined;
-    if (block.length < BLOCK) throw tarError("tar ends inside a header", layer);
-    if (isZeroBlock(block)) {
-      if (raw.length === 0) return undefined;
-      throw tarError("end-of-archive marker inside an entry's headers", layer);
-    }
-    if (!checksumOk(block))
-      throw tarError(`bad header checksum at byte ${source.position - BLOCK}`, layer);
+    const block = await readHeaderBlock(source, raw.length === 0, layer);
+    if (!block) return undefined;
     raw.push(block);
     const flag = typeflagOf(block);
     if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
       const payload = await readExtended(source, block, layer);
       raw.push(payload.padded);
-      if (flag === "x") pax = parsePax(payload.data, pax, layer);
-      else if (flag === "g") {
-        parsePax(payload.data, globalPax, layer);
-        pax = new Map([...globalPax, ...pax]);
-      } else if (flag === "L") longName = cStringOf(payload.data);
-      else longLink = cStringOf(payload.data);
+      applyExtension(flag, payload.data, pending, layer);
       continue;
     }
-    const header = parseHeader(block, pax, longName, longLink);
+    const pax = new Map([...pending.global, ...pending.local]);
+    const header = parseHeader(block, pax, pending.longName, pending.longLink);
     if (!Number.isSafeInteger(header.size) || header.size < 0) {
       throw tarError(`entry has invalid size ${header.size}`, layer, header.name);
     }
     return { header, rawHeader: Buffer.concat(raw), dataOffset: source.position };
   }
+}
+
+/** The next header block; undefined at a clean end of archive. */
+async function readHeaderBlock(
+  source: ByteSource,
+  atEntryStart: boolean,
+  layer: string | undefined,
+): Promise<Buffer | undefined> {
+  const block = await source.read(BLOCK);
+  if (block.length === 0 && atEntryStart) return undefined;
+  if (block.length < BLOCK) throw tarError("tar ends inside a header", layer);
+  if (isZeroBlock(block)) {
+    if (atEntryStart) return undefined;
+    throw tarError("end-of-archive marker inside an entry's headers", layer);
+  }
+  if (!checksumOk(block)) {
+    throw tarError(`bad header checksum at byte ${source.position - BLOCK}`, layer);
+  }
+  return block;
+}
+
+function applyExtension(
+  flag: string,
+  data: Buffer,
+  pending: PendingExtensions,
+  layer: string | undefined,
+): void {
+  if (flag === "x") parsePax(data, pending.local, layer);
+  else if (flag === "g") parsePax(data, pending.global, layer);
+  else if (flag === "L") pending.longName = cStringOf(data);
+  else pending.longLink = cStringOf(data);
 }
 
 async function readExtended(
