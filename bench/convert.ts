@@ -13,6 +13,7 @@
  * Needs root, containerd, ctr, ctr-remote, docker-registry, skopeo, tar.
  */
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -38,6 +39,8 @@ const cli = join(import.meta.dirname, "..", "src", "cli", "main.ts");
 
 interface Measure {
   seconds: number;
+  /** user + system CPU seconds */
+  cpu: number;
   maxRssMiB: number;
 }
 
@@ -51,7 +54,15 @@ function timed(command: string, args: string[]): Measure {
   if (result.status !== 0)
     throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr.slice(-2000)}`);
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr);
-  return { seconds, maxRssMiB: rss ? Number(rss[1]) / 1024 : NaN };
+  const user = Number(/User time \(seconds\): ([\d.]+)/.exec(result.stderr)?.[1] ?? NaN);
+  const sys = Number(/System time \(seconds\): ([\d.]+)/.exec(result.stderr)?.[1] ?? NaN);
+  return { seconds, cpu: user + sys, maxRssMiB: rss ? Number(rss[1]) / 1024 : NaN };
+}
+
+/** CPU seconds a running process (containerd) has used so far, from /proc (100 ticks/s). */
+function processCpu(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const median = (xs: number[]): number =>
@@ -101,6 +112,7 @@ try {
       try {
         const base = ["--address", containerd.address, "--namespace", "default"];
         const goDst = `${registry.host}/bench/go-${r}:esgz`;
+        const daemonBefore = processCpu(containerd.process.pid);
         const pull = timed("ctr", [...base, "image", "pull", "--plain-http", src]);
         const convert = timed("ctr-remote", [
           ...base,
@@ -115,6 +127,8 @@ try {
         const total = pull.seconds + convert.seconds + push.seconds;
         go.push({
           seconds: total,
+          cpu:
+            pull.cpu + convert.cpu + push.cpu + processCpu(containerd.process.pid) - daemonBefore,
           maxRssMiB: Math.max(pull.maxRssMiB, convert.maxRssMiB, push.maxRssMiB),
           pull: pull.seconds,
           convert: convert.seconds,
@@ -133,9 +147,14 @@ try {
   const result = {
     machine: `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}`,
     source: { layers: dirs.length, dirs, tarMB: tarBytes / 1e6, gzipMB: gzBytes / 1e6 },
-    ours: ours.map((m) => ({ s: +m.seconds.toFixed(2), rssMiB: +m.maxRssMiB.toFixed(0) })),
+    ours: ours.map((m) => ({
+      s: +m.seconds.toFixed(2),
+      cpuS: +m.cpu.toFixed(1),
+      rssMiB: +m.maxRssMiB.toFixed(0),
+    })),
     go: go.map((m) => ({
       s: +m.seconds.toFixed(2),
+      cpuS: +m.cpu.toFixed(1),
       pull: +m.pull.toFixed(2),
       convert: +m.convert.toFixed(2),
       push: +m.push.toFixed(2),
