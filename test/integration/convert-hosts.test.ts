@@ -1,0 +1,92 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { writeFile } from "node:fs/promises";
+import { makeTempDir, type TempDir } from "../support/tmp.ts";
+import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { missingForIntegration } from "../support/gates.ts";
+import { run } from "../support/process.ts";
+import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
+import { buildImage, tarArchive } from "../support/test-image.ts";
+import { RegistryClient, parseReference } from "../../src/registry/index.ts";
+
+const skip = missingForIntegration(["docker-registry"], false);
+const cli = join(import.meta.dirname, "../../src/cli/main.ts");
+
+let tmp: TempDir;
+let registry: TestRegistry;
+let mirror: FaultProxy;
+let origin: FaultProxy;
+
+before(async () => {
+  if (skip) return;
+  tmp = await makeTempDir();
+  registry = await startRegistry({ dir: join(tmp.path, "registry") });
+  mirror = await startFaultProxy(registry.url);
+  origin = await startFaultProxy(registry.url);
+});
+
+after(async () => {
+  if (skip) return;
+  await mirror.stop();
+  await origin.stop();
+  await registry.stop();
+  await tmp.remove();
+});
+
+test(
+  "convert reads SRC through the mirrors of a Go-style hosts config, headers included",
+  { skip },
+  async () => {
+    const client = new RegistryClient();
+    const src = parseReference(`${registry.host}/hosts/app:v1`);
+    const img = buildImage([tarArchive([{ path: "h", data: "hosts" }])]);
+    for (const b of [img.config, ...img.layers]) await client.pushBlob(src, b, b.bytes);
+    await client.putManifest(src, img.manifest.mediaType, img.manifest.bytes);
+    await client.close();
+
+    const hostsFile = join(tmp.path, "hosts.toml");
+    await writeFile(
+      hostsFile,
+      [
+        "[resolver]",
+        "request_timeout_sec = 5",
+        `[[resolver.host."${origin.host}".mirrors]]`,
+        `host = "${mirror.host}"`,
+        "insecure = true",
+        'header = { "X-From-Config" = "mirror" }',
+        "",
+      ].join("\n"),
+    );
+    const { stdout } = await run(process.execPath, [
+      cli,
+      "image",
+      "convert",
+      "--hosts-config",
+      hostsFile,
+      `${origin.host}/hosts/app:v1`,
+      `${origin.host}/hosts/app:esgz`,
+    ]);
+    assert.match(stdout.toString(), /^sha256:[a-f0-9]{64}\n$/);
+    const mirrorReads = mirror.seen.filter((r) => r.method === "GET");
+    assert.ok(mirrorReads.length >= 3, "manifest, config and layer came from the mirror");
+    assert.ok(mirror.seen.every((r) => r.headers["x-from-config"] === "mirror"));
+    assert.ok(
+      origin.seen.every((r) => !(r.method === "GET" && r.url.includes("/hosts/app/blobs/"))),
+      "no source blob read from the origin",
+    );
+    assert.ok(
+      origin.seen.some((r) => r.method === "PUT"),
+      "pushes go to the origin",
+    );
+  },
+);
+
+test("a bad hosts config is a clear error", { skip }, async () => {
+  const hostsFile = join(tmp.path, "bad.toml");
+  await writeFile(hostsFile, '[[resolver.host."x".mirrors]]\ninsecure = "yes"\n');
+  await assert.rejects(
+    run(process.execPath, [cli, "image", "convert", "--hosts-config", hostsFile, "x/a:1", "x/b:1"]),
+    /bad\.toml: host."x".mirrors\[0\] needs a host/,
+  );
+});
