@@ -59,50 +59,15 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     fault: Fault | undefined,
   ): Promise<void> {
     if (fault?.kind === "hang") return;
-    if (fault?.kind === "status") {
-      res.writeHead(fault.status, {
-        ...fault.headers,
-        ...(fault.retryAfterSec !== undefined
-          ? { "retry-after": String(fault.retryAfterSec) }
-          : {}),
-      });
-      res.end();
-      return;
-    }
-    if (fault?.kind === "redirect") {
-      res.writeHead(307, { location: fault.location });
-      res.end();
-      return;
-    }
+    if (answerWithoutUpstream(res, fault)) return;
     // The Host header is kept, so the registry builds upload Locations that point back at the proxy.
     const headers = { ...req.headers };
     if (fault?.kind === "ignore-range") delete headers.range;
     if (fault?.kind === "first-range-only" && typeof headers.range === "string") {
       headers.range = headers.range.split(",")[0];
     }
-    const body = await readAll(req);
-    const up = await forward(req.method ?? "GET", req.url ?? "/", headers, body);
-    const out = { ...up.res.headers };
-    let data = up.body;
-    if (fault?.kind === "corrupt" && data.length > 0) {
-      data = Buffer.from(data);
-      data[data.length - 1] = (data[data.length - 1] ?? 0) ^ 0xff;
-    }
-    if (fault?.kind === "content-length-lie") {
-      out["content-length"] = String(data.length + fault.extra);
-      res.writeHead(up.res.statusCode ?? 500, out);
-      res.write(data);
-      setTimeout(() => res.destroy(), 20);
-      return;
-    }
-    if (fault?.kind === "reset-mid-body") {
-      res.writeHead(up.res.statusCode ?? 500, out);
-      res.write(data.subarray(0, Math.floor(data.length / 2)));
-      setTimeout(() => res.destroy(), 20);
-      return;
-    }
-    res.writeHead(up.res.statusCode ?? 500, out);
-    res.end(data);
+    const up = await forward(req.method ?? "GET", req.url ?? "/", headers, await readAll(req));
+    sendMangled(res, up.res.statusCode ?? 500, { ...up.res.headers }, up.body, fault);
   }
 
   function forward(
@@ -132,6 +97,49 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     url: `http://127.0.0.1:${address.port}`,
   });
   return proxy;
+}
+
+/** Faults answered by the proxy itself: a status or a redirect. */
+function answerWithoutUpstream(res: ServerResponse, fault: Fault | undefined): boolean {
+  if (fault?.kind === "status") {
+    const retryAfter =
+      fault.retryAfterSec !== undefined ? { "retry-after": String(fault.retryAfterSec) } : {};
+    res.writeHead(fault.status, { ...fault.headers, ...retryAfter });
+    res.end();
+    return true;
+  }
+  if (fault?.kind === "redirect") {
+    res.writeHead(307, { location: fault.location });
+    res.end();
+    return true;
+  }
+  return false;
+}
+
+/** Sends the upstream answer, corrupted, cut short or with a false Content-Length as the fault says. */
+function sendMangled(
+  res: ServerResponse,
+  status: number,
+  headers: IncomingMessage["headers"],
+  body: Buffer,
+  fault: Fault | undefined,
+): void {
+  let data = body;
+  if (fault?.kind === "corrupt" && data.length > 0) {
+    data = Buffer.from(data);
+    data[data.length - 1] = (data[data.length - 1] ?? 0) ^ 0xff;
+  }
+  if (fault?.kind === "content-length-lie")
+    headers["content-length"] = String(data.length + fault.extra);
+  res.writeHead(status, headers);
+  if (fault?.kind === "content-length-lie" || fault?.kind === "reset-mid-body") {
+    res.write(
+      fault.kind === "reset-mid-body" ? data.subarray(0, Math.floor(data.length / 2)) : data,
+    );
+    setTimeout(() => res.destroy(), 20);
+    return;
+  }
+  res.end(data);
 }
 
 async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {

@@ -21,10 +21,7 @@ test("terminal progress redraws one line per layer with bytes read and written",
   p.layerWritten(layer, 512 << 10);
   p.layerDone(layer, "converted", "sha256:" + "cd".repeat(32));
   p.finish();
-  assert.match(
-    text,
-    /abababababab {2}converted +read 4\.0MiB\/4\.0MiB \(100%\) {2}wrote 0\.5MiB/,
-  );
+  assert.match(text, /abababababab {2}converted +read 4\.0MiB\/4\.0MiB \(100%\) {2}wrote 0\.5MiB/);
 });
 
 test("plain progress logs one line per layer start and end", () => {
