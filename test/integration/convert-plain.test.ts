@@ -7,7 +7,8 @@ import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { missingForIntegration } from "../support/gates.ts";
 import { run } from "../support/process.ts";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy.ts";
-import { buildImage, tarArchive } from "../support/test-image.ts";
+import { buildImage, digestOf, tarArchive } from "../support/test-image.ts";
+import { gunzipSync, gzipSync, zstdCompressSync } from "node:zlib";
 import { RegistryClient, parseReference } from "../../src/registry/index.ts";
 
 const skip = missingForIntegration(["docker-registry"], false);
@@ -90,3 +91,64 @@ test("a bad hosts config is a clear error", { skip }, async () => {
     /bad\.toml: host."x".mirrors\[0\] needs a host/,
   );
 });
+
+test(
+  "Docker media types, zstd and uncompressed layers all convert to OCI eStargz with matching diffIDs",
+  { skip },
+  async () => {
+    const client = new RegistryClient();
+    const tars = [
+      tarArchive([{ path: "gz.txt", data: "gzip layer" }]),
+      tarArchive([{ path: "zstd.txt", data: "zstd layer".repeat(1000) }]),
+      tarArchive([{ path: "plain.txt", data: "plain layer" }]),
+    ];
+    const base = buildImage(tars);
+    const blobs = [
+      { mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip", bytes: gzipSync(tars[0]!) },
+      {
+        mediaType: "application/vnd.oci.image.layer.v1.tar+zstd",
+        bytes: zstdCompressSync(tars[1]!),
+      },
+      { mediaType: "application/vnd.oci.image.layer.v1.tar", bytes: tars[2]! },
+    ].map((b) => ({ ...b, digest: digestOf(b.bytes), size: b.bytes.length }));
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+      config: {
+        mediaType: "application/vnd.docker.container.image.v1+json",
+        digest: base.config.digest,
+        size: base.config.size,
+      },
+      layers: blobs.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
+    };
+    const src = parseReference(`${registry.host}/types/app:v1`);
+    for (const b of [base.config, ...blobs]) await client.pushBlob(src, b, b.bytes);
+    await client.putManifest(src, manifest.mediaType, Buffer.from(JSON.stringify(manifest)));
+
+    const { stdout } = await run(process.execPath, [
+      cli,
+      "image",
+      "convert",
+      `${registry.host}/types/app:v1`,
+      `${registry.host}/types/app:esgz`,
+    ]);
+    const dst = parseReference(`${registry.host}/types/app:esgz`);
+    const out = await client.getManifest(dst);
+    assert.equal(out.descriptor.digest, stdout.toString().trim());
+    assert.equal(out.descriptor.mediaType, "application/vnd.oci.image.manifest.v1+json");
+    assert.equal(out.manifest!.config.mediaType, "application/vnd.oci.image.config.v1+json");
+    const config = JSON.parse(
+      Buffer.from(await client.fetchBlob(dst, out.manifest!.config)).toString(),
+    ) as { rootfs: { diff_ids: string[] } };
+    for (const [i, layer] of out.manifest!.layers.entries()) {
+      assert.equal(layer.mediaType, "application/vnd.oci.image.layer.v1.tar+gzip");
+      const tar = gunzipSync(await client.fetchBlob(dst, layer));
+      assert.equal(config.rootfs.diff_ids[i], digestOf(tar), `diffID of layer ${i}`);
+      assert.equal(
+        Number(layer.annotations?.["io.containers.estargz.uncompressed-size"]),
+        tar.length,
+      );
+    }
+    await client.close();
+  },
+);
