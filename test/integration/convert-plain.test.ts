@@ -152,3 +152,53 @@ test(
     await client.close();
   },
 );
+
+test(
+  "a registry lying about Content-Length or serving a bad manifest fails the conversion clearly, nothing tagged",
+  { skip },
+  async () => {
+    const client = new RegistryClient();
+    const src = parseReference(`${registry.host}/lies/app:v1`);
+    const img = buildImage([tarArchive([{ path: "l", data: "lies".repeat(10_000) }])]);
+    for (const b of [img.config, ...img.layers]) await client.pushBlob(src, b, b.bytes);
+    await client.putManifest(src, img.manifest.mediaType, img.manifest.bytes);
+    const layer = img.layers[0]!.digest;
+    const convert = (dst: string) =>
+      run(process.execPath, [
+        cli,
+        "image",
+        "convert",
+        `${origin.host}/lies/app:v1`,
+        `${origin.host}/lies/app:${dst}`,
+      ]).then(
+        () => "",
+        (err: Error) => err.message,
+      );
+    try {
+      origin.fault = (r) =>
+        r.method === "GET" && r.url.includes(`/blobs/${layer}`)
+          ? { kind: "content-length-lie", extra: 4096 }
+          : undefined;
+      const lie = await convert("lie");
+      assert.match(lie, /exited 1/);
+      assert.match(lie, new RegExp(layer));
+      assert.match(lie, /lies\/app/);
+      assert.match(lie, new RegExp(origin.host));
+      origin.fault = (r) =>
+        r.method === "GET" && r.url.includes("/manifests/") ? { kind: "corrupt" } : undefined;
+      const bad = await convert("bad");
+      assert.match(bad, /manifest digest mismatch/);
+      assert.match(bad, /DATA_LOSS/);
+      origin.fault = () => undefined;
+      for (const tag of ["lie", "bad"]) {
+        await assert.rejects(
+          client.getManifest(parseReference(`${registry.host}/lies/app:${tag}`)),
+          { code: "NOT_FOUND" },
+        );
+      }
+    } finally {
+      origin.fault = () => undefined;
+      await client.close();
+    }
+  },
+);
