@@ -13,11 +13,8 @@ import {
   EStargzError,
   TOC_DIGEST_ANNOTATION,
   UNCOMPRESSED_SIZE_ANNOTATION,
-  cleanEntryName,
   type BuildResult,
-  type ReadAt,
 } from "../estargz/index.ts";
-import { readAtSource, readTarEntries } from "../estargz/tar-reader.ts";
 import {
   formatReference,
   layerCompression,
@@ -213,22 +210,11 @@ async function buildFromFile(
   const sink = await fileSink(out, (n) => job.progress.layerWritten(job.layer.digest, n));
   try {
     // As ctr-remote does, a prioritized file that is not in this layer is skipped.
-    const present = await entryNames(tar, job.layer.digest);
-    const prioritizedFiles = (job.settings.prioritizedFiles ?? []).filter((f) =>
-      present.has(cleanEntryName(f)),
-    );
-    return await buildLayer(tar, sink, { ...buildOptions(job), prioritizedFiles });
+    return await buildLayer(tar, sink, { ...buildOptions(job), allowMissingPrioritized: true });
   } finally {
     await sink.close();
     await tar.close();
   }
-}
-
-async function entryNames(tar: ReadAt, layer: string): Promise<Set<string>> {
-  const names = new Set<string>();
-  for await (const entry of readTarEntries(readAtSource(tar), layer))
-    names.add(cleanEntryName(entry.header.name));
-  return names;
 }
 
 function buildOptions(job: LayerJob): Parameters<typeof buildLayer>[2] {
