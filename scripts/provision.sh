@@ -25,6 +25,7 @@ apt_packages=(
   golang-github-klauspost-compress-dev golang-github-vbatts-tar-split-dev
   golang-golang-x-sync-dev golang-github-opencontainers-go-digest-dev
   iproute2 hyperfine ca-certificates openssl xz-utils
+  apache2-utils busybox-static
 )
 
 install_apt_packages() {
@@ -61,6 +62,10 @@ install_node() {
     return
   fi
   need_root
+  if ! command -v npm >/dev/null; then
+    # Debian's own npm is only the bootstrap that fetches the Node 24 package.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
   if [ ! -x "$NODE_PREFIX/bin/node" ]; then
     log "installing Node ${NODE_VERSION} into ${NODE_PREFIX}"
     local tmp

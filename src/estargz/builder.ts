@@ -45,6 +45,11 @@ export interface BuildOptions {
   compressionLevel?: number;
   /** Files to place first, before `.prefetch.landmark`; needs a random-access input. */
   prioritizedFiles?: readonly string[];
+  /**
+   * Skip prioritized files the layer does not contain instead of failing
+   * (an image's file list spans layers); they are reported in the result.
+   */
+  allowMissingPrioritized?: boolean;
   /** Members compressed at once (default: twice the cores). */
   concurrency?: number;
   /** Names the layer in errors. */
@@ -74,14 +79,16 @@ export async function buildLayer(
     signal: options.signal,
   });
   const layout = new LayoutState(writer, settings.chunkSize, options.layerName);
+  const missingPrioritized: string[] = [];
   const entries = isReadAt(input)
-    ? plannedFromRandomAccess(input, options)
+    ? plannedFromRandomAccess(input, options, missingPrioritized)
     : plannedFromStream(input, options);
   for await (const planned of entries) {
     options.signal?.throwIfAborted();
     await layout.append(planned.entry, planned.payload);
   }
-  return await layout.finish();
+  const result = await layout.finish();
+  return missingPrioritized.length > 0 ? { ...result, missingPrioritized } : result;
 }
 
 function checkOptions(options: BuildOptions): { chunkSize: number; level: number } {
@@ -137,6 +144,7 @@ async function* plannedFromStream(
 async function* plannedFromRandomAccess(
   tar: ReadAt,
   options: BuildOptions,
+  missingPrioritized: string[],
 ): AsyncGenerator<PlannedEntry> {
   // Later duplicates replace earlier ones and move to the end, as in Go.
   const byName = new Map<string, TarEntry>();
@@ -147,7 +155,11 @@ async function* plannedFromRandomAccess(
     byName.set(name, entry);
   }
   const prioritized = options.prioritizedFiles ?? [];
-  const { first, rest } = orderForPrefetch(byName, prioritized, options.layerName);
+  const { first, rest, missing } = orderForPrefetch(byName, prioritized, {
+    layer: options.layerName,
+    allowMissing: options.allowMissingPrioritized ?? false,
+  });
+  missingPrioritized.push(...missing);
   const at = (entry: TarEntry): PlannedEntry => ({
     entry,
     payload: readAtSource(tar, entry.dataOffset),

@@ -10,8 +10,10 @@ import type { TarEntry } from "./tar-reader.ts";
 export function orderForPrefetch(
   byName: ReadonlyMap<string, TarEntry>,
   prioritized: readonly string[],
-  layer: string | undefined,
-): { first: TarEntry[]; rest: TarEntry[] } {
+  options: { layer: string | undefined; allowMissing: boolean },
+): { first: TarEntry[]; rest: TarEntry[]; missing: string[] } {
+  const { layer } = options;
+  const missing: string[] = [];
   const remaining = new Map(byName);
   const first: TarEntry[] = [];
   const moved = new Set<string>();
@@ -21,7 +23,8 @@ export function orderForPrefetch(
     const entry = remaining.get(name);
     if (name !== "") move(parentOf(name), false);
     if (!entry) {
-      if (requested) {
+      if (requested && options.allowMissing) missing.push(rawName);
+      else if (requested) {
         throw new EStargzError("bad-entry", "prioritized file is not in the layer", {
           layer,
           entry: rawName,
@@ -35,5 +38,5 @@ export function orderForPrefetch(
     first.push(entry);
   };
   for (const name of prioritized) move(name, true);
-  return { first, rest: [...remaining.values()] };
+  return { first, rest: [...remaining.values()], missing };
 }

@@ -80,4 +80,6 @@ export interface BuildResult {
   /** sha256 of the uncompressed tar stream (the layer's diffID). */
   diffID: string;
   uncompressedSize: number;
+  /** Prioritized files the layer did not contain (only with allowMissingPrioritized). */
+  missingPrioritized?: string[];
 }

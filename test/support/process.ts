@@ -93,6 +93,8 @@ export async function run(
   const err: Buffer[] = [];
   child.stdout.on("data", (b: Buffer) => out.push(b));
   child.stderr.on("data", (b: Buffer) => err.push(b));
+  // A command that exits without reading stdin makes the write fail with EPIPE; that is not an error.
+  child.stdin.on("error", () => {});
   child.stdin.end(options.input ?? "");
   const [code, signal] = (await once(child, "close")) as [number | null, string | null];
   const stdout = Buffer.concat(out);

@@ -13,6 +13,8 @@ export interface RegistryOptions {
   tls?: { certFile: string; keyFile: string };
   /** Require basic auth against this htpasswd file (bcrypt entries). */
   htpasswdFile?: string;
+  /** Require bearer tokens from a token server (see token-server.ts). */
+  token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
 }
 
 export interface TestRegistry {
@@ -79,6 +81,16 @@ function registryConfig(host: string, storage: string, options: RegistryOptions)
   }
   if (options.htpasswdFile) {
     lines.push("auth:", "  htpasswd:", "    realm: test", `    path: ${options.htpasswdFile}`);
+  }
+  if (options.token) {
+    lines.push(
+      "auth:",
+      "  token:",
+      `    realm: ${options.token.realm}`,
+      `    service: ${options.token.service}`,
+      `    issuer: ${options.token.issuer}`,
+      `    rootcertbundle: ${options.token.rootCertBundle}`,
+    );
   }
   return lines.join("\n") + "\n";
 }

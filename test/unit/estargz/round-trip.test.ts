@@ -266,3 +266,14 @@ test("an aborted build stops with the abort reason", async () => {
   controller.abort(new Error("stop now"));
   await assert.rejects(build(buildTar(fixture), { signal: controller.signal }), /stop now/);
 });
+
+test("allowMissingPrioritized skips files the layer lacks and reports them, keeping the prefetch landmark", async () => {
+  const { blob, result } = await build(buildTar(fixture), {
+    prioritizedFiles: ["etc/hostname", "not/here"],
+    allowMissingPrioritized: true,
+  });
+  assert.deepEqual(result.missingPrioritized, ["not/here"]);
+  const reader = await openLayer(memoryBlob(blob));
+  const order = reader.index.listed.map((e) => e.path);
+  assert.deepEqual(order.slice(0, 3), ["etc", "etc/hostname", ".prefetch.landmark"]);
+});
