@@ -6,3 +6,4 @@ export { createLayerFsMetrics, type LayerFsMetrics } from "./metrics.ts";
 export { openFileBlobSource, type FileBlobSource } from "./file-source.ts";
 export { LayerView, STATE_DIR_NAME } from "./layer-view.ts";
 export { prefetchSpan } from "./prefetch.ts";
+export { registryBlobSource } from "./registry-source.ts";
