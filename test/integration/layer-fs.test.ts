@@ -291,6 +291,13 @@ describe("layer filesystem over FUSE", { skip }, () => {
     );
   });
 
+  test("corrupted blob bytes give EIO, never wrong content", async () => {
+    const m = await mount();
+    m.source.mode = "corrupt";
+    await expectFailure("cat", [join(m.mountpoint, "files/f8")], /Input\/output error/);
+    assert.match(m.mounter.state(m.mountpoint).error ?? "", /verification/);
+  });
+
   test("a hanging source gives EIO within the fetch timeout", async () => {
     const m = await mount({ fetchTimeoutMs: 1000 });
     m.source.mode = "hang";

@@ -40,7 +40,9 @@ export async function buildTestLayer(
 export interface TestSource extends LayerBlobSource {
   bytesRead: number;
   requests: number;
-  mode: "ok" | "fail" | "hang";
+  mode: "ok" | "fail" | "hang" | "corrupt";
+  /** When each request started and ended (ms since the epoch), in start order. */
+  calls: { start: number; end: number; ranges: number }[];
   /** Milliseconds each request takes. */
   delayMs: number;
 }
@@ -52,15 +54,22 @@ export function testSource(blob: Buffer): TestSource {
     requests: 0,
     mode: "ok",
     delayMs: 0,
+    calls: [],
     readRanges: async (ranges, signal) => {
       source.requests += 1;
+      const call = { start: Date.now(), end: 0, ranges: ranges.length };
+      source.calls.push(call);
       if (source.mode === "hang") return new Promise<Buffer[]>(() => {});
       if (source.delayMs > 0) await new Promise((r) => setTimeout(r, source.delayMs));
       signal.throwIfAborted();
       if (source.mode === "fail") throw new Error("registry unreachable (test)");
+      call.end = Date.now();
       return ranges.map((r) => {
         source.bytesRead += r.length;
-        return Buffer.from(blob.subarray(r.offset, r.offset + r.length));
+        const data = Buffer.from(blob.subarray(r.offset, r.offset + r.length));
+        if (source.mode === "corrupt")
+          for (let i = 0; i < data.length; i += 97) data[i] = data[i]! ^ 0xff;
+        return data;
       });
     },
   };
