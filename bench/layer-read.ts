@@ -7,6 +7,7 @@
  * next to the same file on local disk.
  *
  *   node bench/layer-read.ts [--size-mb 200] [--source registry|file] [--level 6]
+ *                            [--read-ahead 3] [--no-disk-cache]
  *
  * Needs root, fuse, docker-registry and skopeo. This process serves the
  * mount, so it only ever touches the mount from child processes.
@@ -19,7 +20,7 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { Registry } from "prom-client";
-import { request } from "undici";
+import { parseReference, RegistryClient } from "../src/registry/index.ts";
 import { buildLayer, openLayer } from "../src/estargz/index.ts";
 import { DiskCache } from "../src/agent/cache/index.ts";
 import {
@@ -27,6 +28,7 @@ import {
   createLayerFsMetrics,
   FuseLayerMounter,
   openFileBlobSource,
+  registryBlobSource,
   type LayerBlobSource,
 } from "../src/agent/fs/index.ts";
 import { openFileBlob } from "../src/util/file-blob.ts";
@@ -42,6 +44,8 @@ const { values } = parseArgs({
     "size-mb": { type: "string", default: "200" },
     source: { type: "string", default: "registry" },
     level: { type: "string", default: "6" },
+    "read-ahead": { type: "string", default: "3" },
+    "no-disk-cache": { type: "boolean", default: false },
   },
 });
 const size = Number(values["size-mb"]) * 1e6;
@@ -65,34 +69,24 @@ function realBytes(want: number): Buffer {
   return out;
 }
 
-/** Plain HTTP range reads of one blob (stand-in until src/registry's client is wired in). */
-function httpRangeSource(url: string, blobSize: number): LayerBlobSource {
-  return {
-    size: blobSize,
-    readRanges: (ranges, signal) =>
-      Promise.all(
-        ranges.map(async (r) => {
-          const range = `bytes=${r.offset}-${r.offset + r.length - 1}`;
-          const res = await request(url, { headers: { range }, signal });
-          if (res.statusCode !== 206) throw new Error(`HTTP ${res.statusCode} for ${range}`);
-          return Buffer.from(await res.body.arrayBuffer());
-        }),
-      ),
-  };
-}
-
 /** Seconds and MB/s of `dd` reading a file, in a child process. */
-async function ddRead(path: string): Promise<{ seconds: number; mbps: number }> {
+async function ddRead(
+  path: string,
+): Promise<{ seconds: number; mbps: number; cpuSeconds: number }> {
+  const cpu = process.cpuUsage();
   const start = process.hrtime.bigint();
   await exec("dd", [`if=${path}`, "of=/dev/null", "bs=1M"]);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  return { seconds, mbps: size / 1e6 / seconds };
+  const used = process.cpuUsage(cpu);
+  // CPU time of this process (the FUSE server), not of dd or the registry.
+  return { seconds, mbps: size / 1e6 / seconds, cpuSeconds: (used.user + used.system) / 1e6 };
 }
 
 const tmp = await makeTempDir("sgz-bench-");
 const mountpoint = join(tmp.path, "mnt");
 let mounter: FuseLayerMounter | undefined;
 let stopRegistry: (() => Promise<void>) | undefined;
+let closeClient: (() => Promise<void>) | undefined;
 try {
   const content = realBytes(size);
   const diskFile = join(tmp.path, "big.bin");
@@ -111,7 +105,10 @@ try {
     stopRegistry = () => registry.stop();
     const layout = await writeOciLayout(join(tmp.path, "oci"), [{ blob, diffID: built.diffID }]);
     await pushOciLayout(layout, `${registry.host}/bench:latest`);
-    source = httpRangeSource(`${registry.url}/v2/bench/blobs/${built.digest}`, blob.length);
+    const client = new RegistryClient();
+    closeClient = () => client.close();
+    const ref = parseReference(`${registry.host}/bench:latest`);
+    source = registryBlobSource(client, ref, { digest: built.digest, size: blob.length });
   } else source = await openFileBlobSource(blobFile);
 
   const logger = silentLogger();
@@ -119,7 +116,7 @@ try {
   const disk = await DiskCache.open({ dir: join(tmp.path, "cache"), maxBytes: 1 << 30 });
   const cache = new ChunkCache({
     memoryMaxBytes: 256 << 20,
-    disk: process.env.SGZ_NODISK ? undefined : disk,
+    disk: values["no-disk-cache"] ? undefined : disk,
     logger,
   });
   mounter = new FuseLayerMounter({
@@ -127,7 +124,7 @@ try {
     logger,
     metrics: createLayerFsMetrics(metricsRegistry),
     noPrefetch: true,
-    readAheadChunks: Number(process.env.SGZ_READAHEAD ?? 3),
+    readAheadChunks: Number(values["read-ahead"]),
     noBackgroundFetch: true,
   });
   const reader = await openLayer(await openFileBlob(blobFile), { layerName: built.digest });
@@ -167,6 +164,7 @@ try {
 } finally {
   if (mounter) await mounter.unmount(mountpoint).catch(() => {});
   await exec("fusermount", ["-u", mountpoint]).catch(() => {});
+  await closeClient?.();
   await stopRegistry?.();
   await tmp.remove();
 }
