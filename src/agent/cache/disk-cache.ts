@@ -88,12 +88,12 @@ export class DiskCache implements BlobCache {
       commit: async () => {
         if (done) throw new Error("cache writer already finished");
         done = true;
-        const data = Buffer.concat(parts);
+        const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
         await mkdir(join(this.#dir, key.slice(0, 2)), { recursive: true });
         await writeFile(partial, data);
         await rename(partial, this.#path(key));
         this.#untrack(key);
-        this.#track(key, data.length);
+        this.#track(key, data.byteLength);
         await this.#evict();
       },
       abort: async () => {

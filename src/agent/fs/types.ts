@@ -49,7 +49,11 @@ export interface LayerStateJson {
 export interface LayerMounter {
   /** Mounts `layer` read-only at `mountpoint` (an existing empty directory) and starts its prefetch. */
   mount(mountpoint: string, layer: Layer, signal: AbortSignal): Promise<void>;
-  /** Resolves when the mount is alive; rejects (UNAVAILABLE) when it is gone or its layer has failed. */
+  /**
+   * Resolves when the mount is still in place; rejects (UNAVAILABLE) when it is
+   * gone, (NOT_FOUND) when this mounter never mounted it. Fetch errors do not
+   * fail the check: they are per read, and in the state file.
+   */
   check(mountpoint: string): Promise<void>;
   /** Unmounts and stops all fetching for the layer. Idempotent. */
   unmount(mountpoint: string): Promise<void>;
