@@ -321,6 +321,22 @@ describe("layer filesystem over FUSE", { skip }, () => {
     assert.equal(second.source.bytesRead, 0);
   });
 
+  test("a corrupted disk cache entry is detected, dropped and fetched again", async () => {
+    const cacheDir = join(tmp.path, "cache-corrupt");
+    const first = await mount({ cacheDir });
+    await catFile(join(first.mountpoint, "files/f10"));
+    await first.unmount();
+    await new Promise((r) => setTimeout(r, 200));
+    const { stdout } = await run("find", [cacheDir, "-type", "f"]);
+    const entries = stdout.toString().trim().split("\n");
+    assert.equal(entries.length, 1);
+    await writeFile(entries[0]!, Buffer.alloc(smallFiles[10]!.content.length, 0x41));
+    const second = await mount({ cacheDir });
+    const data = await catFile(join(second.mountpoint, "files/f10"));
+    assert.equal(sha256Hex(data), sha256Hex(smallFiles[10]!.content));
+    assert.equal(second.source.requests, 1);
+  });
+
   test("prefetch fetches everything before the landmark in one request", async () => {
     const prioritized = await buildTestLayer(entries, {
       chunkSize: CHUNK,
