@@ -236,6 +236,25 @@ describe("layer filesystem over FUSE", { skip }, () => {
     }
   });
 
+  test("mounter contract: check, double mount, stale mounts, idempotent unmount", async () => {
+    const m = await mount();
+    await m.mounter.check(m.mountpoint);
+    const again = { digest: layer.digest, reader: undefined as never, source: m.source };
+    await assert.rejects(
+      m.mounter.mount(m.mountpoint, again, AbortSignal.timeout(1000)),
+      /already mounted/,
+    );
+    await run("fusermount", ["-u", m.mountpoint]);
+    await assert.rejects(m.mounter.check(m.mountpoint), /mount is gone/);
+    await m.mounter.unmount(m.mountpoint);
+    await m.mounter.unmount(m.mountpoint);
+    await assert.rejects(m.mounter.check(m.mountpoint), /no layer is mounted/);
+    await assert.rejects(
+      m.mounter.mount("relative/path", again, AbortSignal.timeout(1000)),
+      /absolute/,
+    );
+  });
+
   test("writes get EROFS", async () => {
     const m = await mount();
     await expectFailure("touch", [join(m.mountpoint, "new-file")], /Read-only file system/);

@@ -9,6 +9,8 @@
  * it). Mount and unmount only call mount(2) and fusermount.
  */
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, isAbsolute, join, normalize } from "node:path";
 import Fuse from "fuse-native";
 import type { LayerReader } from "../../estargz/index.ts";
 import { StargzError } from "../../util/errors.ts";
@@ -42,7 +44,7 @@ export interface FuseLayerMounterOptions {
 }
 
 interface Mounted {
-  fuse: Fuse;
+  fuse: LayerFuse;
   layer: Layer;
   state: LayerState;
   prefetch: Promise<boolean>;
@@ -57,6 +59,42 @@ class LayerFuse extends Fuse {
     const extra = "ro,use_ino,suid,dev";
     return base ? `${base},${extra}` : `-o${extra}`;
   }
+
+  /**
+   * Unmounts (`fusermount -uz`) unless the mount is already gone, then always
+   * releases fuse-native's handle on the event loop. fuse-native's own
+   * unmount skips that release when fusermount fails, which keeps the
+   * process alive forever after someone else unmounted the layer.
+   */
+  detach(stillMounted: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const release = (): void => {
+        try {
+          fuseBinding().fuse_native_unmount(this.mnt, this._thread);
+          resolve();
+        } catch (err) {
+          reject(err as Error);
+        }
+      };
+      if (!stillMounted) return release();
+      Fuse.unmount(this.mnt, (err) => (err ? reject(err) : release()));
+    });
+  }
+}
+
+interface FuseBinding {
+  fuse_native_unmount(mnt: string, thread: Buffer): void;
+}
+
+/** fuse-native's native module; node caches addons by file, so this is the instance fuse-native uses. */
+function fuseBinding(): FuseBinding {
+  const require = createRequire(import.meta.url);
+  const dir = dirname(require.resolve("fuse-native/package.json"));
+  // Resolved from fuse-native's own directory: it is fuse-native's dependency, not ours.
+  const load = createRequire(join(dir, "index.js"))("node-gyp-build") as (
+    dir: string,
+  ) => FuseBinding;
+  return load(dir);
 }
 
 export class FuseLayerMounter implements LayerMounter {
@@ -69,8 +107,19 @@ export class FuseLayerMounter implements LayerMounter {
 
   async mount(mountpoint: string, layer: Layer, signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
+    if (!isAbsolute(mountpoint) || normalize(mountpoint) !== mountpoint) {
+      throw new StargzError("INVALID_ARGUMENT", "mountpoint must be an absolute, normalized path", {
+        context: { mountpoint, layer: layer.digest },
+      });
+    }
     if (this.#mounts.has(mountpoint)) {
       throw new StargzError("ALREADY_EXISTS", "a layer is already mounted here", {
+        context: { mountpoint, layer: layer.digest },
+      });
+    }
+    if (await isMountPoint(mountpoint)) {
+      // A stale mount (say, of an agent that crashed) is for the caller to clear: it may still be in use.
+      throw new StargzError("FAILED_PRECONDITION", "something is already mounted here", {
         context: { mountpoint, layer: layer.digest },
       });
     }
@@ -101,11 +150,7 @@ export class FuseLayerMounter implements LayerMounter {
 
   async check(mountpoint: string): Promise<void> {
     const mounted = this.#get(mountpoint);
-    const mountinfo = await readFile("/proc/self/mountinfo", "utf8");
-    const present = mountinfo
-      .split("\n")
-      .some((line) => unescapeMountPath(line.split(" ")[4] ?? "") === mountpoint);
-    if (!present) {
+    if (!(await isMountPoint(mountpoint))) {
       throw new StargzError("UNAVAILABLE", "layer mount is gone", {
         context: { mountpoint, layer: mounted.layer.digest },
       });
@@ -118,9 +163,7 @@ export class FuseLayerMounter implements LayerMounter {
     mounted.stop.abort(
       new StargzError("CANCELLED", "layer unmounted", { context: { mountpoint } }),
     );
-    await new Promise<void>((resolve, reject) => {
-      mounted.fuse.unmount((err) => (err ? reject(err) : resolve()));
-    }).catch((cause: unknown) => {
+    await mounted.fuse.detach(await isMountPoint(mountpoint)).catch((cause: unknown) => {
       throw new StargzError("INTERNAL", "unmount failed", {
         cause,
         context: { mountpoint, layer: mounted.layer.digest },
@@ -235,6 +278,12 @@ function mountFuse(
     await new Promise<void>((resolve) => fuse.unmount(() => resolve()));
     signal.throwIfAborted();
   });
+}
+
+/** Whether a mount sits at `path`, from /proc/self/mountinfo (never touching the path itself). */
+async function isMountPoint(path: string): Promise<boolean> {
+  const mountinfo = await readFile("/proc/self/mountinfo", "utf8");
+  return mountinfo.split("\n").some((line) => unescapeMountPath(line.split(" ")[4] ?? "") === path);
 }
 
 function unescapeMountPath(field: string): string {

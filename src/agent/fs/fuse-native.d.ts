@@ -20,6 +20,8 @@ declare module "fuse-native" {
     mount(cb: (err: Error | null) => void): void;
     unmount(cb: (err: Error | null) => void): void;
     protected _fuseOptions(): string;
+    /** The native thread handle fuse-native passes to its binding. */
+    protected _thread: Buffer;
     static unmount(mnt: string, cb: (err: Error | null) => void): void;
     static readonly ENOENT: number;
     static readonly EIO: number;

@@ -47,7 +47,12 @@ export interface LayerStateJson {
  * process of its own.
  */
 export interface LayerMounter {
-  /** Mounts `layer` read-only at `mountpoint` (an existing empty directory) and starts its prefetch. */
+  /**
+   * Mounts `layer` read-only at `mountpoint` (an absolute path to an existing
+   * empty directory that is not a mountpoint) and starts its prefetch.
+   * Rejects ALREADY_EXISTS when this mounter serves that path already,
+   * FAILED_PRECONDITION when something else is mounted there.
+   */
   mount(mountpoint: string, layer: Layer, signal: AbortSignal): Promise<void>;
   /**
    * Resolves when the mount is still in place; rejects (UNAVAILABLE) when it is
