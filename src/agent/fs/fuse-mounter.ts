@@ -253,7 +253,8 @@ export class FuseLayerMounter implements LayerMounter {
       fetchTimeoutMs: this.#fetchTimeoutMs(),
     };
     mounted.prefetch = this.#o.noPrefetch ? Promise.resolve(true) : runPrefetch(base);
-    if (this.#o.noBackgroundFetch) return;
+    // Without a disk cache the rest of the layer has nowhere to stay: memory is bounded.
+    if (this.#o.noBackgroundFetch || !this.#o.cache.hasDisk) return;
     mounted.state.backgroundFetch = "pending";
     mounted.background = mounted.prefetch.then(() =>
       runBackgroundFetch({ ...base, concurrency: this.#o.backgroundConcurrency }),
