@@ -40,6 +40,13 @@ export interface LoadOptions {
   extraSpans?: readonly Span[] | undefined;
 }
 
+/** A chunk some readers wait for, and how to answer them. */
+interface Waiter {
+  ref: ChunkRef;
+  resolve: (data: Buffer) => void;
+  reject: (err: unknown) => void;
+}
+
 export class LayerContent {
   readonly #o: LayerContentOptions;
   readonly #inflight = new Map<string, Promise<Buffer>>();
@@ -110,8 +117,7 @@ export class LayerContent {
    */
   load(refs: readonly ChunkRef[], options: LoadOptions): Promise<Buffer>[] {
     const out: Promise<Buffer>[] = [];
-    const missing: { ref: ChunkRef; resolve: (b: Buffer) => void; reject: (e: unknown) => void }[] =
-      [];
+    const missing: Waiter[] = [];
     for (const ref of refs) {
       const key = this.key(ref);
       const hit = options.inMemory ? this.#o.cache.memory(key) : undefined;
@@ -131,12 +137,9 @@ export class LayerContent {
     return out;
   }
 
-  async #fill(
-    wanted: { ref: ChunkRef; resolve: (b: Buffer) => void; reject: (e: unknown) => void }[],
-    options: LoadOptions,
-  ): Promise<void> {
+  async #fill(wanted: Waiter[], options: LoadOptions): Promise<void> {
     const signal = AbortSignal.any([this.#o.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs)]);
-    const toFetch: typeof wanted = [];
+    const toFetch: Waiter[] = [];
     for (const want of wanted) {
       try {
         const data = await this.#o.cache.disk(
