@@ -1,0 +1,23 @@
+/**
+ * SQLite schema of the metadata store. `parent_id` references the committed
+ * parent, so SQLite itself refuses to delete a snapshot with children.
+ */
+export const schemaSql = `
+CREATE TABLE IF NOT EXISTS snapshots (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  parent_id INTEGER REFERENCES snapshots(id),
+  kind TEXT NOT NULL CHECK (kind IN ('view', 'active', 'committed')),
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  size INTEGER NOT NULL DEFAULT 0,
+  inodes INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS snapshots_parent ON snapshots(parent_id);
+CREATE TABLE IF NOT EXISTS labels (
+  snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (snapshot_id, key)
+);
+`;

@@ -1,0 +1,212 @@
+/**
+ * One transaction over the snapshot tables. Each method enforces one of
+ * containerd's storage rules and throws StargzError with the code containerd
+ * expects (NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, INVALID_ARGUMENT).
+ */
+import type { DatabaseSync } from "node:sqlite";
+import { StargzError } from "../../util/errors.ts";
+import type { Kind, Labels, SnapshotInfo, StoredSnapshot, Usage } from "./types.ts";
+
+export interface Tx {
+  readonly writable: boolean;
+  createSnapshot(kind: Kind, key: string, parent: string, labels: Labels): StoredSnapshot;
+  getSnapshot(key: string): StoredSnapshot;
+  getInfo(key: string): { id: number; info: SnapshotInfo; usage: Usage };
+  commitActive(key: string, name: string, usage: Usage, labels: Labels): number;
+  remove(key: string): { id: number; kind: Kind };
+  setLabels(key: string, labels: Labels): SnapshotInfo;
+  walk(): SnapshotInfo[];
+  ids(): Set<number>;
+}
+
+const chainSql = `
+WITH RECURSIVE chain(id, parent_id, depth) AS (
+  SELECT id, parent_id, 0 FROM snapshots WHERE id = ?
+  UNION ALL
+  SELECT s.id, s.parent_id, c.depth + 1 FROM snapshots s JOIN chain c ON s.id = c.parent_id
+)
+SELECT id FROM chain ORDER BY depth`;
+
+interface Row {
+  id: number;
+  name: string;
+  parent_id: number | null;
+  kind: Kind;
+  created_ms: number;
+  updated_ms: number;
+  size: number;
+  inodes: number;
+}
+
+export class SqliteTx implements Tx {
+  readonly writable: boolean;
+  readonly #db: DatabaseSync;
+  readonly #now: () => Date;
+
+  constructor(db: DatabaseSync, writable: boolean, now: () => Date) {
+    this.#db = db;
+    this.writable = writable;
+    this.#now = now;
+  }
+
+  createSnapshot(kind: Kind, key: string, parent: string, labels: Labels): StoredSnapshot {
+    this.#mustWrite();
+    if (kind === "committed")
+      throw new StargzError("INVALID_ARGUMENT", "cannot create a committed snapshot", {
+        context: { key },
+      });
+    if (key === "") throw new StargzError("INVALID_ARGUMENT", "snapshot key must not be empty");
+    if (this.#row(key))
+      throw new StargzError("ALREADY_EXISTS", "snapshot already exists", { context: { key } });
+    let parentId: number | null = null;
+    if (parent !== "") {
+      const p = this.#row(parent);
+      if (!p)
+        throw new StargzError("NOT_FOUND", "parent snapshot does not exist", {
+          context: { key, parent },
+        });
+      if (p.kind !== "committed")
+        throw new StargzError("INVALID_ARGUMENT", "parent is not a committed snapshot", {
+          context: { key, parent },
+        });
+      parentId = p.id;
+    }
+    const ms = this.#now().getTime();
+    const res = this.#db
+      .prepare(
+        "INSERT INTO snapshots (name, parent_id, kind, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?)",
+      )
+      .run(key, parentId, kind, ms, ms);
+    const id = Number(res.lastInsertRowid);
+    this.#writeLabels(id, labels);
+    return { id, kind, parentIds: this.#ancestors(parentId) };
+  }
+
+  getSnapshot(key: string): StoredSnapshot {
+    const row = this.#mustRow(key);
+    if (row.kind === "committed") {
+      throw new StargzError("FAILED_PRECONDITION", "snapshot is not active or a view", {
+        context: { key },
+      });
+    }
+    return { id: row.id, kind: row.kind, parentIds: this.#ancestors(row.parent_id) };
+  }
+
+  getInfo(key: string): { id: number; info: SnapshotInfo; usage: Usage } {
+    const row = this.#mustRow(key);
+    return { id: row.id, info: this.#info(row), usage: { size: row.size, inodes: row.inodes } };
+  }
+
+  commitActive(key: string, name: string, usage: Usage, labels: Labels): number {
+    this.#mustWrite();
+    if (name === "")
+      throw new StargzError("INVALID_ARGUMENT", "snapshot name must not be empty", {
+        context: { key },
+      });
+    if (this.#row(name))
+      throw new StargzError("ALREADY_EXISTS", "snapshot already exists", {
+        context: { key: name },
+      });
+    const row = this.#mustRow(key);
+    if (row.kind !== "active")
+      throw new StargzError("FAILED_PRECONDITION", "snapshot is not active", { context: { key } });
+    const ms = this.#now().getTime();
+    this.#db
+      .prepare(
+        "UPDATE snapshots SET name = ?, kind = 'committed', created_ms = ?, updated_ms = ?, size = ?, inodes = ? WHERE id = ?",
+      )
+      .run(name, ms, ms, usage.size, usage.inodes, row.id);
+    this.#db.prepare("DELETE FROM labels WHERE snapshot_id = ?").run(row.id);
+    this.#writeLabels(row.id, labels);
+    return row.id;
+  }
+
+  remove(key: string): { id: number; kind: Kind } {
+    this.#mustWrite();
+    const row = this.#mustRow(key);
+    const child = this.#db
+      .prepare("SELECT 1 AS one FROM snapshots WHERE parent_id = ? LIMIT 1")
+      .get(row.id);
+    if (child)
+      throw new StargzError("FAILED_PRECONDITION", "cannot remove a snapshot with children", {
+        context: { key },
+      });
+    this.#db.prepare("DELETE FROM snapshots WHERE id = ?").run(row.id);
+    return { id: row.id, kind: row.kind };
+  }
+
+  setLabels(key: string, labels: Labels): SnapshotInfo {
+    this.#mustWrite();
+    const row = this.#mustRow(key);
+    this.#db.prepare("DELETE FROM labels WHERE snapshot_id = ?").run(row.id);
+    this.#writeLabels(row.id, labels);
+    const ms = this.#now().getTime();
+    this.#db.prepare("UPDATE snapshots SET updated_ms = ? WHERE id = ?").run(ms, row.id);
+    return this.#info({ ...row, updated_ms: ms });
+  }
+
+  walk(): SnapshotInfo[] {
+    const rows = this.#db.prepare("SELECT * FROM snapshots ORDER BY id").all() as unknown as Row[];
+    return rows.map((row) => this.#info(row));
+  }
+
+  ids(): Set<number> {
+    const rows = this.#db.prepare("SELECT id FROM snapshots").all() as unknown as { id: number }[];
+    return new Set(rows.map((r) => r.id));
+  }
+
+  #info(row: Row): SnapshotInfo {
+    const parent =
+      row.parent_id === null
+        ? ""
+        : (
+            this.#db.prepare("SELECT name FROM snapshots WHERE id = ?").get(row.parent_id) as {
+              name: string;
+            }
+          ).name;
+    return {
+      name: row.name,
+      parent,
+      kind: row.kind,
+      labels: this.#labels(row.id),
+      createdAt: new Date(row.created_ms),
+      updatedAt: new Date(row.updated_ms),
+    };
+  }
+
+  #labels(id: number): Labels {
+    const rows = this.#db
+      .prepare("SELECT key, value FROM labels WHERE snapshot_id = ?")
+      .all(id) as unknown as { key: string; value: string }[];
+    return Object.fromEntries(rows.map((r) => [r.key, r.value]));
+  }
+
+  #writeLabels(id: number, labels: Labels): void {
+    const insert = this.#db.prepare(
+      "INSERT INTO labels (snapshot_id, key, value) VALUES (?, ?, ?)",
+    );
+    for (const [key, value] of Object.entries(labels)) insert.run(id, key, value);
+  }
+
+  /** Ids of the chain starting at `id`, nearest first. */
+  #ancestors(id: number | null): number[] {
+    if (id === null) return [];
+    const rows = this.#db.prepare(chainSql).all(id) as unknown as { id: number }[];
+    return rows.map((r) => r.id);
+  }
+
+  #row(name: string): Row | undefined {
+    return this.#db.prepare("SELECT * FROM snapshots WHERE name = ?").get(name) as Row | undefined;
+  }
+
+  #mustRow(name: string): Row {
+    const row = this.#row(name);
+    if (!row)
+      throw new StargzError("NOT_FOUND", "snapshot does not exist", { context: { key: name } });
+    return row;
+  }
+
+  #mustWrite(): void {
+    if (!this.writable) throw new StargzError("INTERNAL", "write in a read-only transaction");
+  }
+}
