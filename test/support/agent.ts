@@ -1,0 +1,42 @@
+/**
+ * Starts our stargz-agent (src/agent/main.ts) as a child process with its own
+ * socket and root under a test dir, and waits until it serves.
+ */
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startProcess, waitFor, type RunningProcess } from "./process.ts";
+
+export const agentMain = fileURLToPath(new URL("../../src/agent/main.ts", import.meta.url));
+
+export interface TestAgent {
+  readonly socket: string;
+  readonly root: string;
+  readonly logFile: string;
+  readonly process: RunningProcess;
+  stop(): Promise<number | string>;
+}
+
+export async function startAgent(options: {
+  dir: string;
+  config?: string;
+  env?: NodeJS.ProcessEnv;
+}): Promise<TestAgent> {
+  await mkdir(options.dir, { recursive: true });
+  const socket = join(options.dir, "agent.sock");
+  const root = join(options.dir, "root");
+  const logFile = join(options.dir, "agent.log");
+  const args = [agentMain, "--address", socket, "--root", root, "--log-level", "debug"];
+  if (options.config !== undefined) {
+    const configFile = join(options.dir, "agent.toml");
+    await writeFile(configFile, options.config);
+    args.push("--config", configFile);
+  }
+  const proc = startProcess(process.execPath, args, { logFile, env: options.env });
+  await waitFor(`agent at ${socket}`, async () => {
+    if (proc.child.exitCode !== null) throw new Error(`agent exited, see ${logFile}`);
+    return existsSync(socket);
+  });
+  return { socket, root, logFile, process: proc, stop: () => proc.stop(15000) };
+}
