@@ -93,6 +93,9 @@ export async function run(
   const err: Buffer[] = [];
   child.stdout.on("data", (b: Buffer) => out.push(b));
   child.stderr.on("data", (b: Buffer) => err.push(b));
+  // A command that exits without reading its input closes the pipe early;
+  // the resulting EPIPE is not the command's failure (its exit code says that).
+  child.stdin.on("error", () => {});
   child.stdin.end(options.input ?? "");
   const [code, signal] = (await once(child, "close")) as [number | null, string | null];
   const stdout = Buffer.concat(out);
