@@ -86,7 +86,7 @@ export function parseConfig(text: string, source = "config"): AgentConfig {
     });
   }
   const config = structuredClone(defaultConfig);
-  applyTable(config, doc, schema, "", source);
+  applyTable(config, doc, schema, { prefix: "", source });
   return config;
 }
 
@@ -108,9 +108,9 @@ function applyTable(
   config: AgentConfig,
   table: Record<string, unknown>,
   fields: Record<string, Field | Record<string, Field>>,
-  prefix: string,
-  source: string,
+  where: { prefix: string; source: string },
 ): void {
+  const { prefix, source } = where;
   for (const [key, value] of Object.entries(table)) {
     const name = prefix + key;
     const field = fields[key];
@@ -125,7 +125,7 @@ function applyTable(
         });
       field.set(config, value as never);
     } else if (isTable(value)) {
-      applyTable(config, value, field as Record<string, Field>, `${name}.`, source);
+      applyTable(config, value, field as Record<string, Field>, { prefix: `${name}.`, source });
     } else {
       throw new StargzError("INVALID_ARGUMENT", `config key "${name}" must be a table`, {
         context: { file: source, key: name },

@@ -50,8 +50,13 @@ export class MetadataStore {
         this.#db.exec("COMMIT");
         return result;
       } catch (err) {
-        this.#db.exec("ROLLBACK");
-        throw err;
+        // SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR).
+        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+        if (err instanceof StargzError) throw err;
+        throw new StargzError("INTERNAL", "metadata transaction failed", {
+          cause: err,
+          context: { errno: sqliteCode(err) },
+        });
       }
     };
     const next = this.#queue.then(run, run);
@@ -66,4 +71,9 @@ export class MetadataStore {
     this.#closed = true;
     this.#db.close();
   }
+}
+
+function sqliteCode(err: unknown): string | undefined {
+  const e = err as { errstr?: unknown; code?: unknown };
+  return typeof e.errstr === "string" ? e.errstr : typeof e.code === "string" ? e.code : undefined;
 }
