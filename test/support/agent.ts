@@ -3,7 +3,7 @@
  * socket and root under a test dir, and waits until it serves.
  */
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startProcess, waitFor, type RunningProcess } from "./process.ts";
@@ -18,14 +18,21 @@ export interface TestAgent {
   stop(): Promise<number | string>;
 }
 
-export async function startAgent(options: {
+export interface AgentOptions {
+  /** Holds socket, log and config (and the root unless `root` is given). */
   dir: string;
+  root?: string;
+  /** TOML text for --config. */
   config?: string;
   env?: NodeJS.ProcessEnv;
-}): Promise<TestAgent> {
+}
+
+export async function startAgent(options: AgentOptions): Promise<TestAgent> {
   await mkdir(options.dir, { recursive: true });
   const socket = join(options.dir, "agent.sock");
-  const root = join(options.dir, "root");
+  const root = options.root ?? join(options.dir, "root");
+  // A socket left by a killed agent must not pass for the new one being up.
+  await rm(socket, { force: true });
   const logFile = join(options.dir, "agent.log");
   const args = [agentMain, "--address", socket, "--root", root, "--log-level", "debug"];
   if (options.config !== undefined) {

@@ -183,20 +183,32 @@ export class Snapshotter {
     await this.#store.close();
   }
 
+  /**
+   * Stages the directory, stores the record and publishes the directory under
+   * its id in one transaction. If the transaction fails, even at COMMIT, the
+   * published directory goes too.
+   */
   async #create(kind: Kind, key: string, parent: string, labels: Labels): Promise<StoredSnapshot> {
-    return this.#store.withTransaction(true, async (tx) => {
-      const staged = await this.#dirs.stage(kind);
-      try {
-        const snapshot = tx.createSnapshot(kind, key, parent, labels);
-        const nearest = snapshot.parentIds[0];
-        if (nearest !== undefined) await this.#dirs.inheritOwner(staged, nearest);
-        await this.#dirs.publish(staged, snapshot.id);
-        return snapshot;
-      } catch (err) {
-        await this.#dirs.removeDir(staged).catch(() => undefined);
-        throw err;
-      }
-    });
+    let published: string | undefined;
+    try {
+      return await this.#store.withTransaction(true, async (tx) => {
+        const staged = await this.#dirs.stage(kind);
+        try {
+          const snapshot = tx.createSnapshot(kind, key, parent, labels);
+          const nearest = snapshot.parentIds[0];
+          if (nearest !== undefined) await this.#dirs.inheritOwner(staged, nearest);
+          await this.#dirs.publish(staged, snapshot.id);
+          published = this.#dirs.path(snapshot.id);
+          return snapshot;
+        } catch (err) {
+          await this.#dirs.removeDir(staged).catch(() => undefined);
+          throw err;
+        }
+      });
+    } catch (err) {
+      if (published) await this.#dirs.removeDir(published).catch(() => undefined);
+      throw err;
+    }
   }
 
   async #failIfExists(target: string): Promise<void> {
