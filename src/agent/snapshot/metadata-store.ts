@@ -11,7 +11,7 @@
  * database lives (AUTOINCREMENT), so a directory named by an id that the
  * database does not know is always garbage.
  */
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StargzError } from "../../util/errors.ts";
 import { schemaSql } from "./metadata-schema.ts";
 import { SqliteTx, type Tx } from "./metadata-tx.ts";
@@ -29,6 +29,7 @@ export class MetadataStore {
   readonly #now: () => Date;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
+  readonly #statements = new Map<string, StatementSync>();
 
   constructor(options: MetadataStoreOptions) {
     this.#db = new DatabaseSync(options.path);
@@ -46,7 +47,7 @@ export class MetadataStore {
       if (this.#closed) throw new StargzError("UNAVAILABLE", "metadata store is closed");
       this.#db.exec(writable ? "BEGIN IMMEDIATE" : "BEGIN");
       try {
-        const result = await fn(new SqliteTx(this.#db, writable, this.#now));
+        const result = await fn(new SqliteTx(this.#db, writable, this.#now, this.#statements));
         this.#db.exec("COMMIT");
         return result;
       } catch (err) {

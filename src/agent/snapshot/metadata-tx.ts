@@ -3,7 +3,7 @@
  * containerd's storage rules and throws StargzError with the code containerd
  * expects (NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION, INVALID_ARGUMENT).
  */
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { StargzError } from "../../util/errors.ts";
 import type { Kind, Labels, SnapshotInfo, StoredSnapshot, Usage } from "./types.ts";
 
@@ -42,11 +42,28 @@ export class SqliteTx implements Tx {
   readonly writable: boolean;
   readonly #db: DatabaseSync;
   readonly #now: () => Date;
+  readonly #cache: Map<string, StatementSync>;
 
-  constructor(db: DatabaseSync, writable: boolean, now: () => Date) {
+  /** `cache` outlives the transaction: compiled statements are reused by later ones. */
+  constructor(
+    db: DatabaseSync,
+    writable: boolean,
+    now: () => Date,
+    cache: Map<string, StatementSync>,
+  ) {
     this.#db = db;
     this.writable = writable;
     this.#now = now;
+    this.#cache = cache;
+  }
+
+  #stmt(sql: string): StatementSync {
+    let stmt = this.#cache.get(sql);
+    if (!stmt) {
+      stmt = this.#db.prepare(sql);
+      this.#cache.set(sql, stmt);
+    }
+    return stmt;
   }
 
   createSnapshot(kind: Kind, key: string, parent: string, labels: Labels): StoredSnapshot {
@@ -72,11 +89,9 @@ export class SqliteTx implements Tx {
       parentId = p.id;
     }
     const ms = this.#now().getTime();
-    const res = this.#db
-      .prepare(
-        "INSERT INTO snapshots (name, parent_id, kind, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?)",
-      )
-      .run(key, parentId, kind, ms, ms);
+    const res = this.#stmt(
+      "INSERT INTO snapshots (name, parent_id, kind, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?)",
+    ).run(key, parentId, kind, ms, ms);
     const id = Number(res.lastInsertRowid);
     this.#writeLabels(id, labels);
     return { id, kind, parentIds: this.#ancestors(parentId) };
@@ -111,12 +126,10 @@ export class SqliteTx implements Tx {
     if (row.kind !== "active")
       throw new StargzError("FAILED_PRECONDITION", "snapshot is not active", { context: { key } });
     const ms = this.#now().getTime();
-    this.#db
-      .prepare(
-        "UPDATE snapshots SET name = ?, kind = 'committed', created_ms = ?, updated_ms = ?, size = ?, inodes = ? WHERE id = ?",
-      )
-      .run(name, ms, ms, usage.size, usage.inodes, row.id);
-    this.#db.prepare("DELETE FROM labels WHERE snapshot_id = ?").run(row.id);
+    this.#stmt(
+      "UPDATE snapshots SET name = ?, kind = 'committed', created_ms = ?, updated_ms = ?, size = ?, inodes = ? WHERE id = ?",
+    ).run(name, ms, ms, usage.size, usage.inodes, row.id);
+    this.#stmt("DELETE FROM labels WHERE snapshot_id = ?").run(row.id);
     this.#writeLabels(row.id, labels);
     return row.id;
   }
@@ -124,34 +137,34 @@ export class SqliteTx implements Tx {
   remove(key: string): { id: number; kind: Kind } {
     this.#mustWrite();
     const row = this.#mustRow(key);
-    const child = this.#db
-      .prepare("SELECT 1 AS one FROM snapshots WHERE parent_id = ? LIMIT 1")
-      .get(row.id);
+    const child = this.#stmt("SELECT 1 AS one FROM snapshots WHERE parent_id = ? LIMIT 1").get(
+      row.id,
+    );
     if (child)
       throw new StargzError("FAILED_PRECONDITION", "cannot remove a snapshot with children", {
         context: { key },
       });
-    this.#db.prepare("DELETE FROM snapshots WHERE id = ?").run(row.id);
+    this.#stmt("DELETE FROM snapshots WHERE id = ?").run(row.id);
     return { id: row.id, kind: row.kind };
   }
 
   setLabels(key: string, labels: Labels): SnapshotInfo {
     this.#mustWrite();
     const row = this.#mustRow(key);
-    this.#db.prepare("DELETE FROM labels WHERE snapshot_id = ?").run(row.id);
+    this.#stmt("DELETE FROM labels WHERE snapshot_id = ?").run(row.id);
     this.#writeLabels(row.id, labels);
     const ms = this.#now().getTime();
-    this.#db.prepare("UPDATE snapshots SET updated_ms = ? WHERE id = ?").run(ms, row.id);
+    this.#stmt("UPDATE snapshots SET updated_ms = ? WHERE id = ?").run(ms, row.id);
     return this.#info({ ...row, updated_ms: ms });
   }
 
   walk(): SnapshotInfo[] {
-    const rows = this.#db.prepare("SELECT * FROM snapshots ORDER BY id").all() as unknown as Row[];
+    const rows = this.#stmt("SELECT * FROM snapshots ORDER BY id").all() as unknown as Row[];
     return rows.map((row) => this.#info(row));
   }
 
   ids(): Set<number> {
-    const rows = this.#db.prepare("SELECT id FROM snapshots").all() as unknown as { id: number }[];
+    const rows = this.#stmt("SELECT id FROM snapshots").all() as unknown as { id: number }[];
     return new Set(rows.map((r) => r.id));
   }
 
@@ -160,7 +173,7 @@ export class SqliteTx implements Tx {
       row.parent_id === null
         ? ""
         : (
-            this.#db.prepare("SELECT name FROM snapshots WHERE id = ?").get(row.parent_id) as {
+            this.#stmt("SELECT name FROM snapshots WHERE id = ?").get(row.parent_id) as {
               name: string;
             }
           ).name;
@@ -175,28 +188,26 @@ export class SqliteTx implements Tx {
   }
 
   #labels(id: number): Labels {
-    const rows = this.#db
-      .prepare("SELECT key, value FROM labels WHERE snapshot_id = ?")
-      .all(id) as unknown as { key: string; value: string }[];
+    const rows = this.#stmt("SELECT key, value FROM labels WHERE snapshot_id = ?").all(
+      id,
+    ) as unknown as { key: string; value: string }[];
     return Object.fromEntries(rows.map((r) => [r.key, r.value]));
   }
 
   #writeLabels(id: number, labels: Labels): void {
-    const insert = this.#db.prepare(
-      "INSERT INTO labels (snapshot_id, key, value) VALUES (?, ?, ?)",
-    );
+    const insert = this.#stmt("INSERT INTO labels (snapshot_id, key, value) VALUES (?, ?, ?)");
     for (const [key, value] of Object.entries(labels)) insert.run(id, key, value);
   }
 
   /** Ids of the chain starting at `id`, nearest first. */
   #ancestors(id: number | null): number[] {
     if (id === null) return [];
-    const rows = this.#db.prepare(chainSql).all(id) as unknown as { id: number }[];
+    const rows = this.#stmt(chainSql).all(id) as unknown as { id: number }[];
     return rows.map((r) => r.id);
   }
 
   #row(name: string): Row | undefined {
-    return this.#db.prepare("SELECT * FROM snapshots WHERE name = ?").get(name) as Row | undefined;
+    return this.#stmt("SELECT * FROM snapshots WHERE name = ?").get(name) as Row | undefined;
   }
 
   #mustRow(name: string): Row {
