@@ -22,7 +22,7 @@ need_root() {
 apt_packages=(
   containerd runc fuse libfuse2 docker-registry skopeo stargz-snapshotter
   golang-go golang-github-containerd-stargz-snapshotter-dev
-  iproute2 hyperfine ca-certificates openssl xz-utils
+  iproute2 hyperfine ca-certificates openssl xz-utils busybox-static
 )
 
 install_apt_packages() {
