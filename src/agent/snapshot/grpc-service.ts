@@ -98,7 +98,7 @@ function list(
       () => call.end(),
       (err: unknown) => {
         logFailure(log, "List", err);
-        call.destroy(Object.assign(new Error(), toServiceError(err)));
+        call.emit("error", toServiceError(err));
       },
     );
   };
@@ -135,15 +135,14 @@ export function toWireInfo(info: SnapshotInfo): W.WireInfo {
     name: info.name,
     parent: info.parent,
     kind: wireKind[info.kind],
-    created_at: toTimestamp(info.createdAt),
-    updated_at: toTimestamp(info.updatedAt),
+    created_at: toTimestamp(info.createdUs),
+    updated_at: toTimestamp(info.updatedUs),
     labels: { ...info.labels },
   };
 }
 
-function toTimestamp(d: Date): W.WireTimestamp {
-  const ms = d.getTime();
-  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
+function toTimestamp(us: number): W.WireTimestamp {
+  return { seconds: Math.floor(us / 1e6), nanos: (us % 1e6) * 1000 };
 }
 
 function toWireMounts(mounts: readonly Mount[]): W.WireMount[] {

@@ -8,8 +8,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
   name TEXT NOT NULL UNIQUE,
   parent_id INTEGER REFERENCES snapshots(id),
   kind TEXT NOT NULL CHECK (kind IN ('view', 'active', 'committed')),
-  created_ms INTEGER NOT NULL,
-  updated_ms INTEGER NOT NULL,
+  created_us INTEGER NOT NULL,
+  updated_us INTEGER NOT NULL,
   size INTEGER NOT NULL DEFAULT 0,
   inodes INTEGER NOT NULL DEFAULT 0
 );

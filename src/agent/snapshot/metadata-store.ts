@@ -14,6 +14,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StargzError } from "../../util/errors.ts";
 import { schemaSql } from "./metadata-schema.ts";
+import { systemClockUs, type MicrosClock } from "./clock.ts";
 import { SqliteTx, type Tx } from "./metadata-tx.ts";
 
 export type { Tx } from "./metadata-tx.ts";
@@ -21,19 +22,20 @@ export type { Tx } from "./metadata-tx.ts";
 export interface MetadataStoreOptions {
   /** Path of the database file; ":memory:" for tests. */
   path: string;
-  now?: () => Date;
+  /** Microseconds since the epoch; systemClockUs() by default. */
+  nowUs?: MicrosClock;
 }
 
 export class MetadataStore {
   readonly #db: DatabaseSync;
-  readonly #now: () => Date;
+  readonly #now: MicrosClock;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   readonly #statements = new Map<string, StatementSync>();
 
   constructor(options: MetadataStoreOptions) {
     this.#db = new DatabaseSync(options.path);
-    this.#now = options.now ?? (() => new Date());
+    this.#now = options.nowUs ?? systemClockUs();
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = FULL");
     this.#db.exec("PRAGMA foreign_keys = ON");

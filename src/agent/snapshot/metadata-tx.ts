@@ -5,6 +5,7 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { StargzError } from "../../util/errors.ts";
+import type { MicrosClock } from "./clock.ts";
 import type { Kind, Labels, SnapshotInfo, StoredSnapshot, Usage } from "./types.ts";
 
 export interface Tx {
@@ -32,8 +33,8 @@ interface Row {
   name: string;
   parent_id: number | null;
   kind: Kind;
-  created_ms: number;
-  updated_ms: number;
+  created_us: number;
+  updated_us: number;
   size: number;
   inodes: number;
 }
@@ -41,14 +42,14 @@ interface Row {
 export class SqliteTx implements Tx {
   readonly writable: boolean;
   readonly #db: DatabaseSync;
-  readonly #now: () => Date;
+  readonly #now: MicrosClock;
   readonly #cache: Map<string, StatementSync>;
 
   /** `cache` outlives the transaction: compiled statements are reused by later ones. */
   constructor(
     db: DatabaseSync,
     writable: boolean,
-    now: () => Date,
+    now: MicrosClock,
     cache: Map<string, StatementSync>,
   ) {
     this.#db = db;
@@ -88,10 +89,10 @@ export class SqliteTx implements Tx {
         });
       parentId = p.id;
     }
-    const ms = this.#now().getTime();
+    const us = this.#now();
     const res = this.#stmt(
-      "INSERT INTO snapshots (name, parent_id, kind, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?)",
-    ).run(key, parentId, kind, ms, ms);
+      "INSERT INTO snapshots (name, parent_id, kind, created_us, updated_us) VALUES (?, ?, ?, ?, ?)",
+    ).run(key, parentId, kind, us, us);
     const id = Number(res.lastInsertRowid);
     this.#writeLabels(id, labels);
     return { id, kind, parentIds: this.#ancestors(parentId) };
@@ -125,10 +126,10 @@ export class SqliteTx implements Tx {
     const row = this.#mustRow(key);
     if (row.kind !== "active")
       throw new StargzError("FAILED_PRECONDITION", "snapshot is not active", { context: { key } });
-    const ms = this.#now().getTime();
+    const us = this.#now();
     this.#stmt(
-      "UPDATE snapshots SET name = ?, kind = 'committed', created_ms = ?, updated_ms = ?, size = ?, inodes = ? WHERE id = ?",
-    ).run(name, ms, ms, usage.size, usage.inodes, row.id);
+      "UPDATE snapshots SET name = ?, kind = 'committed', created_us = ?, updated_us = ?, size = ?, inodes = ? WHERE id = ?",
+    ).run(name, us, us, usage.size, usage.inodes, row.id);
     this.#stmt("DELETE FROM labels WHERE snapshot_id = ?").run(row.id);
     this.#writeLabels(row.id, labels);
     return row.id;
@@ -153,9 +154,9 @@ export class SqliteTx implements Tx {
     const row = this.#mustRow(key);
     this.#stmt("DELETE FROM labels WHERE snapshot_id = ?").run(row.id);
     this.#writeLabels(row.id, labels);
-    const ms = this.#now().getTime();
-    this.#stmt("UPDATE snapshots SET updated_ms = ? WHERE id = ?").run(ms, row.id);
-    return this.#info({ ...row, updated_ms: ms });
+    const us = this.#now();
+    this.#stmt("UPDATE snapshots SET updated_us = ? WHERE id = ?").run(us, row.id);
+    return this.#info({ ...row, updated_us: us });
   }
 
   walk(): SnapshotInfo[] {
@@ -182,8 +183,8 @@ export class SqliteTx implements Tx {
       parent,
       kind: row.kind,
       labels: this.#labels(row.id),
-      createdAt: new Date(row.created_ms),
-      updatedAt: new Date(row.updated_ms),
+      createdUs: row.created_us,
+      updatedUs: row.updated_us,
     };
   }
 

@@ -20,6 +20,7 @@ import { applyLabelUpdate, validateLabels } from "./labels.ts";
 import { MetadataStore, type Tx } from "./metadata-store.ts";
 import { composeMounts, type MountLayout } from "./mounts.ts";
 import { SnapshotDirs } from "./snapshot-dirs.ts";
+import type { MicrosClock } from "./clock.ts";
 import { remoteLabel, remoteLabelValue, targetRefLabel } from "./types.ts";
 import type {
   FileSystem,
@@ -41,7 +42,7 @@ export interface SnapshotterOptions {
   indexOff?: boolean;
   /** Leave removed directories for Cleanup instead of deleting them in Remove. */
   asyncRemove?: boolean;
-  now?: () => Date;
+  nowUs?: MicrosClock;
 }
 
 export interface CallOptions {
@@ -69,7 +70,7 @@ export class Snapshotter {
   static async open(options: SnapshotterOptions, call: CallOptions = {}): Promise<Snapshotter> {
     const dirs = new SnapshotDirs(options.root);
     await dirs.init();
-    const store = new MetadataStore({ path: dirs.dbPath(), now: options.now });
+    const store = new MetadataStore({ path: dirs.dbPath(), nowUs: options.nowUs });
     const snapshotter = new Snapshotter(options, dirs, store);
     await snapshotter.cleanup();
     await snapshotter.#restoreRemote(call.signal ?? new AbortController().signal);

@@ -14,8 +14,9 @@ export interface SnapshotInfo {
   readonly parent: string;
   readonly kind: Kind;
   readonly labels: Labels;
-  readonly createdAt: Date;
-  readonly updatedAt: Date;
+  /** Microseconds since the epoch. */
+  readonly createdUs: number;
+  readonly updatedUs: number;
 }
 
 export interface Usage {

@@ -10,8 +10,8 @@ const info = (over: Partial<SnapshotInfo>): SnapshotInfo => ({
   parent: "",
   kind: "committed",
   labels: {},
-  createdAt: new Date(0),
-  updatedAt: new Date(0),
+  createdUs: 0,
+  updatedUs: 0,
   ...over,
 });
 
