@@ -29,7 +29,9 @@ export interface ClientOptions {
 
 export function snapshotsClient(socketPath: string, options: ClientOptions = {}): SnapshotsClient {
   const Ctor = snapshotsClientConstructor();
-  const client = new Ctor(`unix://${socketPath}`, grpc.credentials.createInsecure());
+  const client = new Ctor(`unix://${socketPath}`, grpc.credentials.createInsecure(), {
+    "grpc.enable_channelz": 0,
+  });
   const snapshotter = options.snapshotter ?? "stargz";
   const md = new grpc.Metadata();
   if (options.namespace) md.set("containerd-namespace", options.namespace);

@@ -68,6 +68,7 @@ export class SnapshotDirs {
     const parentFs = join(this.path(parentId), "fs");
     await fsStep("copy parent owner", parentFs, async () => {
       const st = await stat(parentFs);
+      if (st.uid === process.getuid?.() && st.gid === process.getgid?.()) return;
       await lchown(join(staged, "fs"), st.uid, st.gid);
     });
   }
@@ -76,8 +77,14 @@ export class SnapshotDirs {
   async publish(staged: string, id: number): Promise<void> {
     const target = this.path(id);
     await fsStep("publish snapshot directory", target, async () => {
-      await rm(target, { recursive: true, force: true });
-      await rename(staged, target);
+      try {
+        await rename(staged, target);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
+        await rm(target, { recursive: true, force: true });
+        await rename(staged, target);
+      }
     });
   }
 
