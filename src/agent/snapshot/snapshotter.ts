@@ -104,20 +104,38 @@ export class Snapshotter {
 
   /** Commits active `key` as `name`; usage is measured first, outside the transaction. */
   async commit(name: string, key: string, labels: Labels, call: CallOptions = {}): Promise<void> {
+    await this.#commit(name, key, labels, { ...call, remote: false });
+  }
+
+  /**
+   * Checks in containerd's order (key missing, name taken, key not active)
+   * before walking the directory; a remote snapshot is not walked at all.
+   */
+  async #commit(name: string, key: string, labels: Labels, opts: CommitOptions): Promise<void> {
     validateLabels(labels);
-    const { id, info } = await this.#store.withTransaction(false, (tx) => tx.getInfo(key));
-    if (info.kind !== "active") {
-      throw new StargzError("FAILED_PRECONDITION", "snapshot is not active", { context: { key } });
-    }
-    const remote = labels[remoteLabel] === remoteLabelValue;
-    const usage = remote
+    const id = await this.#store.withTransaction(false, (tx) => {
+      const found = tx.getInfo(key);
+      if (existsIn(tx, name)) {
+        throw new StargzError("ALREADY_EXISTS", "snapshot already exists", {
+          context: { key: name },
+        });
+      }
+      if (found.info.kind !== "active") {
+        throw new StargzError("FAILED_PRECONDITION", "snapshot is not active", {
+          context: { key },
+        });
+      }
+      return found.id;
+    });
+    const usage = opts.remote
       ? { size: 0, inodes: 0 }
-      : await diskUsage(this.#layout.fsPath(id), call.signal);
+      : await diskUsage(this.#layout.fsPath(id), opts.signal);
     await this.#store.withTransaction(true, (tx) => {
-      if (tx.getInfo(key).id !== id)
+      if (tx.getInfo(key).id !== id) {
         throw new StargzError("NOT_FOUND", "snapshot was replaced during commit", {
           context: { key },
         });
+      }
       tx.commitActive(key, name, usage, labels);
     });
   }
@@ -232,11 +250,11 @@ export class Snapshotter {
       return;
     }
     try {
-      await this.commit(
+      await this.#commit(
         req.target,
         req.key,
         { ...req.labels, [remoteLabel]: remoteLabelValue },
-        call,
+        { ...call, remote: true },
       );
     } catch (err) {
       await fs.unmount(mountpoint).catch(() => undefined);
@@ -273,6 +291,11 @@ export class Snapshotter {
       });
     }
   }
+}
+
+interface CommitOptions extends CallOptions {
+  /** The active snapshot's fs dir is a remote mount: do not walk it for usage. */
+  remote: boolean;
 }
 
 interface RemoteRequest {
