@@ -7,7 +7,8 @@
  * The last two take the same path through containerd (metadata store
  * included), so they are the fair comparison.
  *   node bench/snapshots.ts [--cycles 1000] [--mounts 200]
- * Needs root, containerd and a free temp dir; starts and stops its own processes.
+ * Targets take turns in slices (interleaved) so background load hits all alike.
+ * Needs root and containerd; starts and stops its own processes.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -49,25 +50,17 @@ function stats(samples: number[]): Stats {
   };
 }
 
-async function benchTarget(
-  target: string,
-  c: SnapshotsClient,
-  cycles: number,
-  mountCalls: number,
-): Promise<TargetResult> {
-  const prep: number[] = [];
-  const commit: number[] = [];
-  const cycle: number[] = [];
+interface Samples {
+  prepare: number[];
+  commit: number[];
+  cycle: number[];
+  mounts: number[];
+}
+
+/** A base snapshot for the cycles and an active snapshot on a 128-layer chain. */
+async function setUp(c: SnapshotsClient): Promise<void> {
   await c.prepare("base-k", "", gcRoot);
   await c.commit("base", "base-k", gcRoot);
-  for (let i = 0; i < 20; i++) await c.prepare(`warm-${i}`, "base", gcRoot);
-  for (let i = 0; i < cycles; i++) {
-    const p = await timed(() => c.prepare(`k-${i}`, "base", gcRoot));
-    const m = await timed(() => c.commit(`c-${i}`, `k-${i}`, gcRoot));
-    prep.push(p);
-    commit.push(m);
-    cycle.push(p + m);
-  }
   let parent = "";
   for (let i = 0; i < 128; i++) {
     await c.prepare(`l-${i}-k`, parent, gcRoot);
@@ -75,15 +68,57 @@ async function benchTarget(
     parent = `l-${i}`;
   }
   await c.prepare("top", parent, gcRoot);
-  const mounts: number[] = [];
-  for (let i = 0; i < mountCalls; i++) mounts.push(await timed(() => c.mounts("top")));
-  return {
-    target,
-    prepare: stats(prep),
-    commit: stats(commit),
-    cycle: stats(cycle),
-    mounts128: stats(mounts),
-  };
+  for (let i = 0; i < 20; i++) await c.prepare(`warm-${i}`, "base", gcRoot);
+}
+
+async function runCycles(
+  c: SnapshotsClient,
+  s: Samples,
+  from: number,
+  count: number,
+): Promise<void> {
+  for (let i = from; i < from + count; i++) {
+    const p = await timed(() => c.prepare(`k-${i}`, "base", gcRoot));
+    const m = await timed(() => c.commit(`c-${i}`, `k-${i}`, gcRoot));
+    s.prepare.push(p);
+    s.commit.push(m);
+    s.cycle.push(p + m);
+  }
+}
+
+async function runMounts(c: SnapshotsClient, s: Samples, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) s.mounts.push(await timed(() => c.mounts("top")));
+}
+
+/**
+ * Targets take turns in slices of the work, so a burst of load from other
+ * processes on the machine lands on all of them alike.
+ */
+async function benchAll(
+  targets: [string, SnapshotsClient][],
+  total: number,
+  mounts: number,
+): Promise<TargetResult[]> {
+  const samples = targets.map((): Samples => ({ prepare: [], commit: [], cycle: [], mounts: [] }));
+  for (const [, c] of targets) await setUp(c);
+  const slices = 10;
+  for (let r = 0; r < slices; r++) {
+    for (const [i, [, c]] of targets.entries()) {
+      const s = samples[i] as Samples;
+      await runCycles(c, s, (r * total) / slices, total / slices);
+      await runMounts(c, s, mounts / slices);
+    }
+  }
+  return targets.map(([target], i) => {
+    const s = samples[i] as Samples;
+    return {
+      target,
+      prepare: stats(s.prepare),
+      commit: stats(s.commit),
+      cycle: stats(s.cycle),
+      mounts128: stats(s.mounts),
+    };
+  });
 }
 
 async function main(): Promise<void> {
@@ -117,10 +152,8 @@ async function main(): Promise<void> {
         }),
       ],
     ];
-    for (const [name, client] of clients) {
-      results.push(await benchTarget(name, client, cycles, mountCalls));
-      client.close();
-    }
+    results.push(...(await benchAll(clients, cycles, mountCalls)));
+    for (const [, client] of clients) client.close();
   } finally {
     await containerd.stop();
     await agent.stop();
@@ -133,10 +166,10 @@ async function main(): Promise<void> {
 function markdown(results: TargetResult[]): string {
   const rows = results.map(
     (r) =>
-      `| ${r.target} | ${r.prepare.meanMs} / ${r.prepare.p99Ms} | ${r.commit.meanMs} / ${r.commit.p99Ms} | ${r.cycle.meanMs} | ${r.mounts128.meanMs} / ${r.mounts128.p99Ms} |`,
+      `| ${r.target} | ${r.prepare.meanMs} / ${r.prepare.p50Ms} / ${r.prepare.p99Ms} | ${r.commit.meanMs} / ${r.commit.p50Ms} / ${r.commit.p99Ms} | ${r.cycle.meanMs} / ${r.cycle.p50Ms} | ${r.mounts128.meanMs} / ${r.mounts128.p50Ms} / ${r.mounts128.p99Ms} |`,
   );
   return [
-    "| target | Prepare mean / p99 (ms) | Commit mean / p99 (ms) | Prepare+Commit mean (ms) | Mounts, 128 layers, mean / p99 (ms) |",
+    "| target | Prepare mean / p50 / p99 (ms) | Commit mean / p50 / p99 (ms) | Prepare+Commit mean / p50 (ms) | Mounts, 128 layers, mean / p50 / p99 (ms) |",
     "| --- | --- | --- | --- | --- |",
     ...rows,
     "",

@@ -1,5 +1,6 @@
 /**
- * SQLite schema of the metadata store. `parent_id` references the committed
+ * SQLite schema of the metadata store. `chain` holds the ancestor ids,
+ * nearest first (parents never change, so it is written once). `parent_id` references the committed
  * parent, so SQLite itself refuses to delete a snapshot with children.
  */
 export const schemaSql = `
@@ -7,6 +8,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   name TEXT NOT NULL UNIQUE,
   parent_id INTEGER REFERENCES snapshots(id),
+  chain TEXT NOT NULL,
   kind TEXT NOT NULL CHECK (kind IN ('view', 'active', 'committed')),
   created_us INTEGER NOT NULL,
   updated_us INTEGER NOT NULL,

@@ -11,6 +11,7 @@ import type { Kind, Labels, SnapshotInfo, StoredSnapshot, Usage } from "./types.
 export interface Tx {
   readonly writable: boolean;
   createSnapshot(kind: Kind, key: string, parent: string, labels: Labels): StoredSnapshot;
+  has(name: string): boolean;
   getSnapshot(key: string): StoredSnapshot;
   getInfo(key: string): { id: number; info: SnapshotInfo; usage: Usage };
   commitActive(key: string, name: string, usage: Usage, labels: Labels): number;
@@ -20,18 +21,12 @@ export interface Tx {
   ids(): Set<number>;
 }
 
-const chainSql = `
-WITH RECURSIVE chain(id, parent_id, depth) AS (
-  SELECT id, parent_id, 0 FROM snapshots WHERE id = ?
-  UNION ALL
-  SELECT s.id, s.parent_id, c.depth + 1 FROM snapshots s JOIN chain c ON s.id = c.parent_id
-)
-SELECT id FROM chain ORDER BY depth`;
-
 interface Row {
   id: number;
   name: string;
   parent_id: number | null;
+  /** Ancestor ids, nearest first, comma-separated; fixed at creation. */
+  chain: string;
   kind: Kind;
   created_us: number;
   updated_us: number;
@@ -69,33 +64,42 @@ export class SqliteTx implements Tx {
 
   createSnapshot(kind: Kind, key: string, parent: string, labels: Labels): StoredSnapshot {
     this.#mustWrite();
-    if (kind === "committed")
+    if (kind === "committed") {
       throw new StargzError("INVALID_ARGUMENT", "cannot create a committed snapshot", {
         context: { key },
       });
+    }
     if (key === "") throw new StargzError("INVALID_ARGUMENT", "snapshot key must not be empty");
     if (this.#row(key))
       throw new StargzError("ALREADY_EXISTS", "snapshot already exists", { context: { key } });
-    let parentId: number | null = null;
-    if (parent !== "") {
-      const p = this.#row(parent);
-      if (!p)
-        throw new StargzError("NOT_FOUND", "parent snapshot does not exist", {
-          context: { key, parent },
-        });
-      if (p.kind !== "committed")
-        throw new StargzError("INVALID_ARGUMENT", "parent is not a committed snapshot", {
-          context: { key, parent },
-        });
-      parentId = p.id;
-    }
+    const p = parent === "" ? undefined : this.#committedParent(key, parent);
+    const parentIds = p ? [p.id, ...chainOf(p)] : [];
     const us = this.#now();
     const res = this.#stmt(
-      "INSERT INTO snapshots (name, parent_id, kind, created_us, updated_us) VALUES (?, ?, ?, ?, ?)",
-    ).run(key, parentId, kind, us, us);
+      "INSERT INTO snapshots (name, parent_id, chain, kind, created_us, updated_us) VALUES (?, ?, ?, ?, ?, ?)",
+    ).run(key, p?.id ?? null, parentIds.join(","), kind, us, us);
     const id = Number(res.lastInsertRowid);
     this.#writeLabels(id, labels);
-    return { id, kind, parentIds: this.#ancestors(parentId) };
+    return { id, kind, parentIds };
+  }
+
+  has(name: string): boolean {
+    return this.#row(name) !== undefined;
+  }
+
+  #committedParent(key: string, parent: string): Row {
+    const p = this.#row(parent);
+    if (!p) {
+      throw new StargzError("NOT_FOUND", "parent snapshot does not exist", {
+        context: { key, parent },
+      });
+    }
+    if (p.kind !== "committed") {
+      throw new StargzError("INVALID_ARGUMENT", "parent is not a committed snapshot", {
+        context: { key, parent },
+      });
+    }
+    return p;
   }
 
   getSnapshot(key: string): StoredSnapshot {
@@ -105,7 +109,7 @@ export class SqliteTx implements Tx {
         context: { key },
       });
     }
-    return { id: row.id, kind: row.kind, parentIds: this.#ancestors(row.parent_id) };
+    return { id: row.id, kind: row.kind, parentIds: chainOf(row) };
   }
 
   getInfo(key: string): { id: number; info: SnapshotInfo; usage: Usage } {
@@ -200,13 +204,6 @@ export class SqliteTx implements Tx {
     for (const [key, value] of Object.entries(labels)) insert.run(id, key, value);
   }
 
-  /** Ids of the chain starting at `id`, nearest first. */
-  #ancestors(id: number | null): number[] {
-    if (id === null) return [];
-    const rows = this.#stmt(chainSql).all(id) as unknown as { id: number }[];
-    return rows.map((r) => r.id);
-  }
-
   #row(name: string): Row | undefined {
     return this.#stmt("SELECT * FROM snapshots WHERE name = ?").get(name) as Row | undefined;
   }
@@ -221,4 +218,8 @@ export class SqliteTx implements Tx {
   #mustWrite(): void {
     if (!this.writable) throw new StargzError("INTERNAL", "write in a read-only transaction");
   }
+}
+
+function chainOf(row: Row): number[] {
+  return row.chain === "" ? [] : row.chain.split(",").map(Number);
 }

@@ -9,7 +9,7 @@
  * is garbage (a crash between two steps) and is removed by cleanup.
  */
 import { lchown, mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { StargzError } from "../../util/errors.ts";
 import type { Kind } from "./types.ts";
 import type { MountLayout } from "./mounts.ts";
@@ -20,7 +20,7 @@ export class SnapshotDirs {
 
   constructor(root: string) {
     this.root = root;
-    this.snapshots = join(root, "snapshots");
+    this.snapshots = resolve(root, "snapshots");
   }
 
   dbPath(): string {
@@ -32,9 +32,12 @@ export class SnapshotDirs {
   }
 
   layout(extra: Pick<MountLayout, "userxattr" | "indexOff"> = {}): MountLayout {
+    // Plain concatenation: `snapshots` is already normalized, and Mounts of a
+    // deep chain calls these once per layer.
+    const base = this.snapshots;
     return {
-      fsPath: (id) => join(this.snapshots, String(id), "fs"),
-      workPath: (id) => join(this.snapshots, String(id), "work"),
+      fsPath: (id) => `${base}/${id}/fs`,
+      workPath: (id) => `${base}/${id}/work`,
       ...extra,
     };
   }

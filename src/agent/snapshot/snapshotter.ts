@@ -17,7 +17,7 @@ import { silentLogger, type Logger } from "../../util/log.ts";
 import { diskUsage } from "./disk-usage.ts";
 import { matchesAny, parseFilters } from "./filters.ts";
 import { applyLabelUpdate, validateLabels } from "./labels.ts";
-import { MetadataStore, type Tx } from "./metadata-store.ts";
+import { MetadataStore } from "./metadata-store.ts";
 import { composeMounts, type MountLayout } from "./mounts.ts";
 import { SnapshotDirs } from "./snapshot-dirs.ts";
 import type { MicrosClock } from "./clock.ts";
@@ -115,7 +115,7 @@ export class Snapshotter {
     validateLabels(labels);
     const id = await this.#store.withTransaction(false, (tx) => {
       const found = tx.getInfo(key);
-      if (existsIn(tx, name)) {
+      if (tx.has(name)) {
         throw new StargzError("ALREADY_EXISTS", "snapshot already exists", {
           context: { key: name },
         });
@@ -231,7 +231,7 @@ export class Snapshotter {
   }
 
   async #failIfExists(target: string): Promise<void> {
-    const exists = await this.#store.withTransaction(false, (tx) => existsIn(tx, target));
+    const exists = await this.#store.withTransaction(false, (tx) => tx.has(target));
     if (exists)
       throw new StargzError("ALREADY_EXISTS", "target snapshot already exists", {
         context: { key: target },
@@ -303,14 +303,4 @@ interface RemoteRequest {
   target: string;
   snapshot: StoredSnapshot;
   labels: Labels;
-}
-
-function existsIn(tx: Tx, name: string): boolean {
-  try {
-    tx.getInfo(name);
-    return true;
-  } catch (err) {
-    if (isErrorCode(err, "NOT_FOUND")) return false;
-    throw err;
-  }
 }
