@@ -32,7 +32,10 @@ func startAgent(ctx context.Context, root string) (snapshots.Snapshotter, func()
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	conn, err := grpc.Dial("unix://"+sock, grpc.WithInsecure())
+	// The socket file appears at bind(), a moment before listen(): block until connected.
+	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := grpc.DialContext(dialCtx, "unix://"+sock, grpc.WithInsecure(), grpc.WithBlock())
 	if err != nil {
 		_ = cmd.Process.Kill()
 		return nil, nil, err

@@ -3,6 +3,7 @@
  * socket and root under a test dir, and waits until it serves.
  */
 import { existsSync } from "node:fs";
+import { connect } from "node:net";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,7 +44,18 @@ export async function startAgent(options: AgentOptions): Promise<TestAgent> {
   const proc = startProcess(process.execPath, args, { logFile, env: options.env });
   await waitFor(`agent at ${socket}`, async () => {
     if (proc.child.exitCode !== null) throw new Error(`agent exited, see ${logFile}`);
-    return existsSync(socket);
+    return existsSync(socket) && (await accepts(socket));
   });
   return { socket, root, logFile, process: proc, stop: () => proc.stop(15000) };
+}
+
+/** The socket file appears at bind(), a moment before listen(); connect to be sure. */
+function accepts(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const conn = connect(socket, () => {
+      conn.destroy();
+      resolve(true);
+    });
+    conn.on("error", () => resolve(false));
+  });
 }
