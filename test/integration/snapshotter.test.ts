@@ -116,6 +116,35 @@ describe("stargz-agent under a real containerd", { skip }, () => {
     assert.equal(out, "hello from layer 2\n");
   });
 
+  test("an image with 130 layers pulls and runs (lowerdir longer than a page)", async () => {
+    const deep = `${registry.host}/test/deep:v1`;
+    const layers = [await busyboxLayer()];
+    for (let i = 1; i < 130; i++) {
+      layers.push(
+        tarLayer([
+          { path: "layers", type: "dir" },
+          { path: `layers/${i}`, content: `${i}\n` },
+        ]),
+      );
+    }
+    await writeOciLayout(join(tmp.path, "oci-deep"), "v1", { layers });
+    await pushOciLayout(join(tmp.path, "oci-deep"), "v1", deep);
+    await containerd.ctr(["image", "pull", "--plain-http", "--snapshotter", "stargz", deep]);
+    const out = await containerd.ctr([
+      "run",
+      "--rm",
+      "--snapshotter",
+      "stargz",
+      deep,
+      "c-deep",
+      "/bin/sh",
+      "-c",
+      "ls /layers | wc -l; cat /layers/1 /layers/129",
+    ]);
+    assert.equal(out.replace(/^\s+/, ""), "129\n1\n129\n");
+    await containerd.ctr(["image", "rm", "--sync", deep]);
+  });
+
   test("image removal and garbage collection remove the snapshots", async () => {
     await containerd.ctr(["image", "rm", "--sync", image]);
     await waitForNoSnapshots(agent.socket);

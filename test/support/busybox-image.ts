@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { tarLayer, type TarEntry } from "./oci-image.ts";
 
 export const busyboxPath = "/bin/busybox";
-const applets = ["sh", "cat", "ls", "echo", "mkdir", "rm", "mv", "test", "sleep", "touch"];
+const applets = ["sh", "cat", "ls", "echo", "mkdir", "rm", "mv", "test", "sleep", "touch", "wc"];
 
 export async function busyboxLayer(): Promise<Buffer> {
   const entries: TarEntry[] = [
