@@ -1,0 +1,170 @@
+/**
+ * The one-machine demo (npm run demo, as root): a registry, containerd and
+ * stargz-agent start under a temp dir; a Debian 12 image with python3 is built,
+ * pushed and converted to eStargz with `stargz image convert`; then the same
+ * program runs twice, legacy (download and unpack everything first) and lazy
+ * (mount the layers from the registry, fetch files when read), with times and
+ * downloaded bytes side by side. Everything is stopped and removed at the end.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { buildAndPushDemoImage } from "./lib/demo-image.ts";
+import { run } from "./lib/exec.ts";
+import { hasOurRpull, pullCreateRun, type PullRunResult, type RpullTool } from "./lib/pull-run.ts";
+import {
+  startAgent,
+  startContainerd,
+  startRegistry,
+  stargzCli,
+  unmountUnder,
+  type Service,
+} from "./lib/stack.ts";
+import { startTcpProxy, type TcpProxy } from "./lib/tcp-proxy.ts";
+import { freePort } from "../test/support/process.ts";
+import { agentConfig } from "./lib/agent-config.ts";
+
+const command = ["python3", "-c", 'print("hello")'];
+
+function step(text: string): void {
+  process.stdout.write(`\n== ${text}\n`);
+}
+
+function note(text: string): void {
+  process.stdout.write(`   ${text}\n`);
+}
+
+const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    throw new Error("the demo mounts filesystems and runs containers: run it as root");
+  }
+  const dir = await mkdtemp("/tmp/stargz-demo-");
+  const services: Service[] = [];
+  let proxy: TcpProxy | undefined;
+  try {
+    step(`1. Starting a registry, stargz-agent and containerd under ${dir}`);
+    const registryPort = await freePort();
+    services.push(await startRegistry(join(dir, "registry"), `127.0.0.1:${registryPort}`));
+    proxy = await startTcpProxy({
+      listenHost: "127.0.0.1",
+      targetHost: "127.0.0.1",
+      targetPort: registryPort,
+    });
+    const registry = `127.0.0.1:${proxy.port}`;
+    note(`registry at ${registry} (through a proxy that counts the bytes it serves)`);
+    const agent = await startAgent(join(dir, "agent"), await agentConfig(registry));
+    services.push(agent);
+    note(`stargz-agent (our containerd snapshotter) on ${agent.socket}`);
+    const containerd = await startContainerd(join(dir, "containerd"), agent.socket);
+    services.push(containerd);
+    note(
+      `containerd on ${containerd.address}, snapshotters: overlayfs (built in) and stargz (the agent)`,
+    );
+
+    const legacyRef = `${registry}/demo/python:gzip`;
+    const lazyRef = `${registry}/demo/python:esgz`;
+    step("2. Building the image: Debian 12 (debootstrap) with python3, pip and numpy");
+    const image = await buildAndPushDemoImage(join(dir, "image"), legacyRef, { log: note });
+    for (const l of image.layers) note(`layer ${l.name.padEnd(15)} ${mb(l.size).padStart(9)} gzip`);
+    const legacyBytes = image.layers.reduce((s, l) => s + l.size, 0);
+    note(`pushed ${legacyRef}: ${image.layers.length} layers, ${mb(legacyBytes)}`);
+
+    step("3. Converting it to eStargz: stargz image convert");
+    note(`stargz image convert --plain-http ${legacyRef} ${lazyRef}`);
+    const started = Date.now();
+    await run(process.execPath, [
+      stargzCli,
+      "image",
+      "convert",
+      "--plain-http",
+      "--progress",
+      "plain",
+      legacyRef,
+      lazyRef,
+    ]);
+    note(
+      `done in ${((Date.now() - started) / 1000).toFixed(1)} s; the result still runs anywhere (eStargz is gzip)`,
+    );
+
+    const rpullTool: RpullTool = (await hasOurRpull()) ? "stargz" : "ctr-remote";
+    const results: Record<string, PullRunResult & { bytes: number }> = {};
+    for (const mode of ["legacy", "lazy"] as const) {
+      const ref = mode === "legacy" ? legacyRef : lazyRef;
+      step(
+        mode === "legacy"
+          ? "4. Legacy: ctr image pull (download and unpack every layer onto overlayfs), then run"
+          : `5. Lazy: ${rpullTool === "stargz" ? "stargz image rpull" : "ctr-remote image rpull (the Go tool, standing in for ours)"} onto the stargz snapshotter, then run`,
+      );
+      note(`${command.join(" ")}`);
+      proxy.reset();
+      const result = await pullCreateRun({
+        mode,
+        ref,
+        address: containerd.address,
+        namespace: "demo",
+        containerId: `demo-${mode}`,
+        command,
+        rpullTool,
+      });
+      results[mode] = { ...result, bytes: proxy.counts().down };
+      note(`container printed: ${result.output.trim()}`);
+    }
+    printTable(results);
+  } finally {
+    step("Cleaning up");
+    await cleanup(dir, services, proxy);
+  }
+}
+
+function printTable(results: Record<string, PullRunResult & { bytes: number }>): void {
+  const legacy = results.legacy;
+  const lazy = results.lazy;
+  if (!legacy || !lazy) return;
+  step("Result");
+  const sec = (n: number): string => `${n.toFixed(2)} s`;
+  const rows: [string, string, string][] = [
+    ["pull", sec(legacy.pullSec), sec(lazy.pullSec)],
+    ["create", sec(legacy.createSec), sec(lazy.createSec)],
+    ["run", sec(legacy.runSec), sec(lazy.runSec)],
+    ["total", sec(legacy.totalSec), sec(lazy.totalSec)],
+    ["downloaded", mb(legacy.bytes), mb(lazy.bytes)],
+  ];
+  process.stdout.write(
+    `   ${"".padEnd(12)}${"legacy (overlayfs)".padStart(20)}${"lazy (stargz)".padStart(16)}\n`,
+  );
+  for (const [name, a, b] of rows) {
+    process.stdout.write(`   ${name.padEnd(12)}${a.padStart(20)}${b.padStart(16)}\n`);
+  }
+  process.stdout.write("\n");
+  note("pull: until the image is ready to run; create: the container and its root filesystem;");
+  note(
+    "run: python3 starts, prints, exits. Downloaded: bytes the registry sent for that pull and run.",
+  );
+  note("Lazy downloads the rest of the image in the background after the container started.");
+}
+
+async function cleanup(
+  dir: string,
+  services: Service[],
+  proxy: TcpProxy | undefined,
+): Promise<void> {
+  // containerd first (it holds overlay mounts on the agent's layers), then the agent.
+  for (const s of [...services].reverse()) {
+    await s.stop().catch((err: unknown) => note(`stopping ${s.name}: ${String(err)}`));
+    if (s.name === "containerd") await unmountUnder(join(dir, "containerd"));
+    note(`stopped ${s.name} (pid ${s.process.pid})`);
+  }
+  const left = await unmountUnder(dir);
+  if (left.length > 0) note(`unmounted ${left.length} leftover mounts`);
+  await proxy?.close();
+  await rm(dir, { recursive: true, force: true });
+  note(`removed ${dir}`);
+}
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+}
