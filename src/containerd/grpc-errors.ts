@@ -33,7 +33,7 @@ export function containerdError(err: unknown, what: string, context: ErrorContex
     });
   }
   const code = fromStatus[err.code as status] ?? "INTERNAL";
-  const details = err.details || err.message;
+  const details = (err.details || err.message).replace(/\.?\s*Resolution note:\s*$/, "");
   const unreachable =
     code === "UNAVAILABLE" && /connect|No connection|ENOENT|ECONNREFUSED/i.test(details);
   const message = unreachable

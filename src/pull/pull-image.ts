@@ -73,16 +73,18 @@ interface PullContext {
 
 export async function pullImage(o: PullImageOptions): Promise<PullResult> {
   const imageRef = formatReference(o.ref);
-  const resolved = await o.registry.resolve(o.ref, {
-    ...optional("platform", o.platform),
-    signal: o.signal,
-  });
+  // The lease comes first, as in containerd's Pull: an unreachable socket fails before any download.
   const lease = await o.containerd.leases.create({
     expireAfterMs: leaseLifetimeMs,
     signal: o.signal,
   });
   const logger = (o.logger ?? silentLogger()).child({ image: imageRef });
   try {
+    const resolved = await o.registry
+      .resolve(o.ref, { ...optional("platform", o.platform), signal: o.signal })
+      .catch((err: unknown) => {
+        throw layerError(err, `cannot resolve ${imageRef}`, { image: imageRef });
+      });
     const ctx: PullContext = {
       o,
       session: o.containerd.withLease(lease.id),
@@ -106,9 +108,12 @@ async function pullResolved(
 ): Promise<PullResult> {
   const manifest = resolved.manifest.manifest;
   const manifestDesc = resolved.manifest.descriptor;
-  const configBytes = await ctx.o.registry.fetchBlob(ctx.o.ref, manifest.config, {
-    signal: ctx.signal,
-  });
+  const configBytes = await ctx.o.registry
+    .fetchBlob(ctx.o.ref, manifest.config, { signal: ctx.signal })
+    .catch((err: unknown) => {
+      const context = { image: ctx.imageRef, config: manifest.config.digest };
+      throw layerError(err, `cannot fetch the config of ${ctx.imageRef}`, context);
+    });
   const diffIds = parseDiffIds(configBytes, ctx.imageRef, manifest.config.digest);
   if (diffIds.length !== manifest.layers.length) {
     throw new StargzError(
@@ -385,6 +390,7 @@ function fallbackReason(ctx: PullContext, layer: Descriptor): string {
   return `snapshotter "${ctx.snapshotter}" did not mount it remotely`;
 }
 
+/** Wraps err with what was being done and the image/layer, keeping its code. */
 function layerError(err: unknown, what: string, context: ErrorContext): StargzError {
   const code = err instanceof StargzError ? err.code : "INTERNAL";
   return new StargzError(code, `${what}: ${errorMessage(err)}`, { cause: err, context });
