@@ -122,10 +122,10 @@ test(
     assert.equal(mInfo.labels["containerd.io/gc.ref.content.l.1"], manifest.layers[1]!.digest);
     assert.equal(mInfo.labels[`containerd.io/distribution.source.127.0.0.1`], "test/busybox");
     const configDoc = JSON.parse(
-    Buffer.from(await client.fetchBlob(parseReference(esgzRef), manifest.config)).toString(),
-  ) as { rootfs: { diff_ids: string[] } };
-  const diffIds = configDoc.rootfs.diff_ids;
-  const chain = chainIds(diffIds);
+      Buffer.from(await client.fetchBlob(parseReference(esgzRef), manifest.config)).toString(),
+    ) as { rootfs: { diff_ids: string[] } };
+    const diffIds = configDoc.rootfs.diff_ids;
+    const chain = chainIds(diffIds);
     const cInfo = await cd.content.info(manifest.config.digest);
     assert.equal(cInfo.labels["containerd.io/gc.ref.snapshot.overlayfs"], chain[1]);
     const lInfo = await cd.content.info(manifest.layers[1]!.digest);
@@ -193,4 +193,28 @@ test("a legacy gzip image falls back with the reason: not eStargz", { skip }, as
     },
   );
   assert.equal(out, "hello from rpull\n");
+});
+
+test("stargz run pulls and runs, passing the command through to ctr", { skip }, async () => {
+  const res = await stargz([
+    "run",
+    "--address",
+    containerd.address,
+    "--namespace",
+    "runner",
+    "--snapshotter",
+    "overlayfs",
+    "--plain-http",
+    "--rm",
+    esgzRef,
+    "rpull-run-cmd",
+    "/bin/sh",
+    "-c",
+    "echo ran; cat /srv/hello.txt",
+  ]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(res.stdout, "ran\nhello from rpull\n");
+  assert.match(res.stderr, /"mode":"fallback"/);
+  const containers = await containerd.ctr(["containers", "ls", "-q"], { namespace: "runner" });
+  assert.equal(containers.trim(), "", "--rm removed the container");
 });
