@@ -81,7 +81,8 @@ function socketPath(address: string): string {
 
 function connect(address: string): { stubs: Stubs; channel: grpc.Client } {
   const ctors = serviceConstructors();
-  const target = `unix://${address}`;
+  // "unix:///abs/path" for absolute paths; grpc-js reads "unix:rel/path" as relative.
+  const target = address.startsWith("/") ? `unix://${address}` : `unix:${address}`;
   const credentials = grpc.credentials.createInsecure();
   const channelOptions = { "grpc.max_receive_message_length": 16 * 1024 * 1024 };
   const root = new ctors.content(target, credentials, channelOptions);

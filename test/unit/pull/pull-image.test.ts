@@ -380,3 +380,37 @@ test("a config whose diff_ids do not match the layers fails before any snapshot"
   assert.equal(cd.calls.filter((c) => c[0] === "prepare").length, 0);
   assert.equal(cd.calls.at(-1)![0], "deleteLease");
 });
+
+test("a cancelled pull stops with CANCELLED and still deletes its lease", async () => {
+  const controller = new AbortController();
+  const registry = fakeRegistry();
+  const cd = fakeContainerd();
+  const stream = registry.blobStream;
+  registry.blobStream = (r, blob, o) => {
+    controller.abort(new Error("interrupted"));
+    return stream(r, blob, o);
+  };
+  const base = cd.withLease;
+  cd.withLease = (lease) => {
+    const s = base(lease);
+    return {
+      ...s,
+      diff: {
+        apply: async (layer, mounts, o) => {
+          if (o?.signal?.aborted) throw new StargzError("CANCELLED", "cancelled");
+          return s.diff.apply(layer, mounts, o);
+        },
+      },
+    };
+  };
+  await assert.rejects(
+    pullImage({ registry, containerd: cd, ref, uniquePart, signal: controller.signal }),
+    (err: unknown) => isErrorCode(err, "CANCELLED"),
+  );
+  assert.equal(cd.calls.at(-1)![0], "deleteLease");
+  assert.equal(
+    cd.calls.filter((c) => c[0] === "remove").length,
+    1,
+    "the active snapshot is removed",
+  );
+});
