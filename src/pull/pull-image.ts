@@ -102,18 +102,11 @@ export async function pullImage(o: PullImageOptions): Promise<PullResult> {
   }
 }
 
-async function pullResolved(
-  ctx: PullContext,
-  resolved: Awaited<ReturnType<PullRegistry["resolve"]>>,
-): Promise<PullResult> {
+type Resolved = Awaited<ReturnType<PullRegistry["resolve"]>>;
+
+async function pullResolved(ctx: PullContext, resolved: Resolved): Promise<PullResult> {
   const manifest = resolved.manifest.manifest;
-  const manifestDesc = resolved.manifest.descriptor;
-  const configBytes = await ctx.o.registry
-    .fetchBlob(ctx.o.ref, manifest.config, { signal: ctx.signal })
-    .catch((err: unknown) => {
-      const context = { image: ctx.imageRef, config: manifest.config.digest };
-      throw layerError(err, `cannot fetch the config of ${ctx.imageRef}`, context);
-    });
+  const configBytes = await fetchConfig(ctx, manifest.config);
   const diffIds = parseDiffIds(configBytes, ctx.imageRef, manifest.config.digest);
   if (diffIds.length !== manifest.layers.length) {
     throw new StargzError(
@@ -122,60 +115,75 @@ async function pullResolved(
       { context: { image: ctx.imageRef, config: manifest.config.digest } },
     );
   }
-  await putBlob(ctx, manifest.config, configBytes, {});
-  await putBlob(
-    ctx,
-    manifestDesc,
-    resolved.manifest.bytes,
-    childGcLabels([manifest.config, ...manifest.layers]),
-  );
-  if (resolved.index?.index) {
-    await putBlob(
-      ctx,
-      resolved.index.descriptor,
-      resolved.index.bytes,
-      childGcLabels(resolved.index.index.manifests),
-    );
-  }
+  await writeMetadata(ctx, resolved, configBytes);
   const chain = chainIds(diffIds);
-  const layers: LayerOutcome[] = [];
-  for (let i = 0; i < manifest.layers.length; i++) {
-    const outcome = await unpackLayer(ctx, {
-      layers: manifest.layers,
-      index: i,
-      layer: manifest.layers[i] as Descriptor,
-      chainId: chain[i] as string,
-      parent: i === 0 ? "" : (chain[i - 1] as string),
-      diffId: diffIds[i] as string,
-    });
-    layers.push(outcome);
-    ctx.o.onLayer?.(outcome, manifest.layers.length);
-  }
+  const layers = await unpackLayers(ctx, manifest.layers, chain, diffIds);
   const chainId = chain.at(-1) ?? "";
   if (chainId !== "") {
-    await ctx.session.content.setLabels(
-      manifest.config.digest,
-      { [`${labelNames.gcRefSnapshot}${ctx.snapshotter}`]: chainId },
-      { signal: ctx.signal },
-    );
+    const gcRoot = { [`${labelNames.gcRefSnapshot}${ctx.snapshotter}`]: chainId };
+    await ctx.session.content.setLabels(manifest.config.digest, gcRoot, { signal: ctx.signal });
   }
-  const target = resolved.index?.descriptor ?? manifestDesc;
-  await ctx.session.images.put(
-    { name: ctx.imageRef, target: wireDescriptor(target) },
-    { signal: ctx.signal },
-  );
+  const target = resolved.index?.descriptor ?? resolved.manifest.descriptor;
+  const record = { name: ctx.imageRef, target: wireDescriptor(target) };
+  await ctx.session.images.put(record, { signal: ctx.signal });
   const metadataBytes =
     (resolved.index?.bytes.length ?? 0) + resolved.manifest.bytes.length + configBytes.length;
   return {
     name: ctx.imageRef,
     target,
-    manifest: manifestDesc,
+    manifest: resolved.manifest.descriptor,
     config: manifest.config,
     chainId,
     snapshotter: ctx.snapshotter,
     layers,
     bytesDownloaded: metadataBytes + layers.reduce((n, l) => n + l.bytesDownloaded, 0),
   };
+}
+
+async function fetchConfig(ctx: PullContext, config: Descriptor): Promise<Uint8Array> {
+  try {
+    return await ctx.o.registry.fetchBlob(ctx.o.ref, config, { signal: ctx.signal });
+  } catch (err) {
+    const context = { image: ctx.imageRef, config: config.digest };
+    throw layerError(err, `cannot fetch the config of ${ctx.imageRef}`, context);
+  }
+}
+
+/** Config, manifest, index: children first, each with the GC labels for its children. */
+async function writeMetadata(
+  ctx: PullContext,
+  resolved: Resolved,
+  configBytes: Uint8Array,
+): Promise<void> {
+  const { manifest, descriptor, bytes } = resolved.manifest;
+  await putBlob(ctx, manifest.config, configBytes, {});
+  await putBlob(ctx, descriptor, bytes, childGcLabels([manifest.config, ...manifest.layers]));
+  const index = resolved.index;
+  if (index?.index) {
+    await putBlob(ctx, index.descriptor, index.bytes, childGcLabels(index.index.manifests));
+  }
+}
+
+async function unpackLayers(
+  ctx: PullContext,
+  layers: readonly Descriptor[],
+  chain: readonly string[],
+  diffIds: readonly string[],
+): Promise<LayerOutcome[]> {
+  const outcomes: LayerOutcome[] = [];
+  for (let i = 0; i < layers.length; i++) {
+    const outcome = await unpackLayer(ctx, {
+      layers,
+      index: i,
+      layer: layers[i] as Descriptor,
+      chainId: chain[i] as string,
+      parent: i === 0 ? "" : (chain[i - 1] as string),
+      diffId: diffIds[i] as string,
+    });
+    outcomes.push(outcome);
+    ctx.o.onLayer?.(outcome, layers.length);
+  }
+  return outcomes;
 }
 
 function parseDiffIds(bytes: Uint8Array, image: string, config: string): string[] {
