@@ -57,7 +57,9 @@ async function inflatePrefix(
 ): Promise<Buffer> {
   let inflated: Buffer;
   try {
-    inflated = await gunzip(compressed, { maxOutputLength: need + TRAILER_SLACK });
+    // A chunk-sized output buffer: zlib's default (16 KiB) costs a threadpool round trip per 16 KiB.
+    const chunkSize = Math.min(Math.max(need + 1024, 16 << 10), 8 << 20);
+    inflated = await gunzip(compressed, { maxOutputLength: need + TRAILER_SLACK, chunkSize });
   } catch (err) {
     if ((err as { code?: string }).code !== "ERR_BUFFER_TOO_LARGE") {
       throw new EStargzError("bad-chunk", "chunk does not inflate", {
