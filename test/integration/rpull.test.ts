@@ -218,3 +218,60 @@ test("stargz run pulls and runs, passing the command through to ctr", { skip }, 
   const containers = await containerd.ctr(["containers", "ls", "-q"], { namespace: "runner" });
   assert.equal(containers.trim(), "", "--rm removed the container");
 });
+
+test(
+  "an index: the platform's manifest is pulled, the index is the record's target with m.<i> GC labels",
+  { skip },
+  async () => {
+    const ref = parseReference(esgzRef);
+    const fetched = await client.getManifest(ref);
+    const armManifest = Buffer.from(
+      JSON.stringify({ ...fetched.manifest!, annotations: { "test.platform": "arm64" } }),
+    );
+    const armRef = parseReference(`${registry.host}/test/busybox:arm-only`);
+    await client.putManifest(armRef, "application/vnd.oci.image.manifest.v1+json", armManifest);
+    const armDigest = (await client.getManifest(armRef)).descriptor.digest;
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.index.v1+json",
+        manifests: [
+          {
+            mediaType: "application/vnd.oci.image.manifest.v1+json",
+            digest: armDigest,
+            size: armManifest.length,
+            platform: { os: "linux", architecture: "arm64" },
+          },
+          { ...fetched.descriptor, platform: { os: "linux", architecture: "amd64" } },
+        ],
+      }),
+    );
+    const indexRef = `${registry.host}/test/busybox:multi`;
+    await client.putManifest(
+      parseReference(indexRef),
+      "application/vnd.oci.image.index.v1+json",
+      index,
+    );
+    const res = await stargz(
+      rpullArgs(indexRef, ["--namespace", "indexed", "--platform", "linux/amd64"]),
+    );
+    assert.equal(res.code, 0, res.stderr);
+    const summary = parseJsonLines(res.stdout).at(-1)!;
+    const indexed = new ContainerdClient({ address: containerd.address, namespace: "indexed" });
+    try {
+      const record = await indexed.images.get(indexRef);
+      assert.equal(record.target?.media_type, "application/vnd.oci.image.index.v1+json");
+      assert.equal(record.target?.digest, summary.digest);
+      const labels = (await indexed.content.info(String(summary.digest))).labels;
+      assert.equal(labels["containerd.io/gc.ref.content.m.0"], armDigest);
+      assert.equal(labels["containerd.io/gc.ref.content.m.1"], fetched.descriptor.digest);
+    } finally {
+      indexed.close();
+    }
+    const out = await containerd.ctr(
+      ["run", "--rm", "--snapshotter", "overlayfs", indexRef, "rpull-index"],
+      { namespace: "indexed" },
+    );
+    assert.equal(out, "hello from rpull\n");
+  },
+);
