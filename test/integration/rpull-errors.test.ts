@@ -116,3 +116,22 @@ test("with the right credentials the same image pulls", { skip }, async () => {
   assert.equal(res.code, 0, res.stderr);
   assert.match(res.stdout, /"mode":"fallback"/);
 });
+
+test("a snapshotter containerd does not have is named in the error", { skip }, async () => {
+  const res = await stargz([
+    "image",
+    "rpull",
+    "--plain-http",
+    "--address",
+    containerd.address,
+    "--docker-config",
+    goodConfig,
+    "--snapshotter",
+    "no-such-snapshotter",
+    image,
+  ]);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /snapshotter not loaded: no-such-snapshotter/);
+  assert.match(res.stderr, /cannot unpack layer 1\/1 sha256:[a-f0-9]{64}/);
+  assert.deepEqual(await cd.leases.list(), []);
+});
