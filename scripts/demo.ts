@@ -108,6 +108,9 @@ async function main(): Promise<void> {
         rpullTool,
       });
       results[mode] = { ...result, bytes: proxy.counts().down };
+      if (mode === "lazy") {
+        for (const line of result.pullOutput.trim().split("\n")) note(`rpull: ${line}`);
+      }
       note(`container printed: ${result.output.trim()}`);
     }
     printTable(results);

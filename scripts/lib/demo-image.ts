@@ -253,8 +253,15 @@ export async function writeDemoLayout(
 }
 
 /** Pushes an OCI layout's tag to a plain-HTTP registry ("host:port/repo:tag"). */
-export async function pushLayout(dir: string, tag: string, dest: string): Promise<void> {
-  await run("skopeo", [
+export async function pushLayout(
+  dir: string,
+  tag: string,
+  dest: string,
+  wrap: readonly string[] = [],
+): Promise<void> {
+  const [command, ...prefix] = [...wrap, "skopeo"];
+  await run(command as string, [
+    ...prefix,
     "--insecure-policy",
     "copy",
     "--quiet",
@@ -274,12 +281,12 @@ export interface DemoImage {
 export async function buildAndPushDemoImage(
   workDir: string,
   ref: string,
-  options: RootfsOptions = {},
+  options: RootfsOptions & { wrap?: readonly string[] } = {},
 ): Promise<DemoImage> {
   const rootfsTar = await demoRootfsTar(options);
   const layers = await splitLayers(rootfsTar, join(workDir, "layers"));
   const layout = await writeDemoLayout(join(workDir, "layout"), layers, "demo");
-  await pushLayout(layout, "demo", ref);
+  await pushLayout(layout, "demo", ref, options.wrap);
   await rm(join(workDir, "layers"), { recursive: true, force: true });
   await rm(layout, { recursive: true, force: true });
   return { legacyRef: ref, layers };

@@ -33,6 +33,8 @@ export interface PullRunResult {
   totalSec: number;
   /** What the container printed. */
   output: string;
+  /** What the pull command printed (rpull: one line per layer). */
+  pullOutput: string;
 }
 
 /** Whether this checkout's `stargz image` has the rpull subcommand. */
@@ -105,7 +107,7 @@ export async function pullCreateRun(o: PullRunOptions): Promise<PullRunResult> {
   const ctr = ["ctr", "-a", o.address, "-n", o.namespace];
   const snapshotter = o.mode === "lazy" ? ["--snapshotter", "stargz"] : [];
   const [head, ...pullArgs] = pullCommand(o);
-  const [pullSec] = await timed(head as string, pullArgs);
+  const [pullSec, pullOutput] = await timed(head as string, pullArgs);
   const [createSec] = await timed(ctr[0] as string, [
     ...ctr.slice(1),
     "container",
@@ -125,5 +127,12 @@ export async function pullCreateRun(o: PullRunOptions): Promise<PullRunResult> {
   ]);
   await run(ctr[0] as string, [...ctr.slice(1), "task", "delete", o.containerId]).catch(() => {});
   await run(ctr[0] as string, [...ctr.slice(1), "container", "delete", o.containerId]);
-  return { pullSec, createSec, runSec, totalSec: pullSec + createSec + runSec, output };
+  return {
+    pullSec,
+    createSec,
+    runSec,
+    totalSec: pullSec + createSec + runSec,
+    output,
+    pullOutput,
+  };
 }
