@@ -15,7 +15,6 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { agentConfig } from "../scripts/lib/agent-config.ts";
 import { run } from "../scripts/lib/exec.ts";
 import { pushLayout } from "../scripts/lib/demo-image.ts";
 import {
@@ -111,16 +110,11 @@ async function fuseMountsUnder(dir: string): Promise<number> {
   }).length;
 }
 
-async function measure(
-  dir: string,
-  ref: string,
-  layers: number,
-  registry: string,
-): Promise<Record<string, unknown>> {
+async function measure(dir: string, ref: string, layers: number): Promise<Record<string, unknown>> {
   const runDir = join(dir, `run-${layers}`);
   const services: Service[] = [];
   try {
-    const agent = await startAgent(join(runDir, "agent"), await agentConfig(registry));
+    const agent = await startAgent(join(runDir, "agent"));
     services.push(agent);
     const idle = await statusOf(agent.process.pid);
     const containerd = await startContainerd(join(runDir, "containerd"), agent.socket);
@@ -181,7 +175,7 @@ async function main(): Promise<void> {
     const results = [];
     for (const n of counts) {
       const ref = await buildImage(dir, n, host);
-      const r = await measure(dir, ref, n, host);
+      const r = await measure(dir, ref, n);
       console.error(JSON.stringify(r));
       results.push(r);
     }

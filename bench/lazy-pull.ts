@@ -17,7 +17,6 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { agentConfig } from "../scripts/lib/agent-config.ts";
 import { buildAndPushDemoImage } from "../scripts/lib/demo-image.ts";
 import {
   hasOurRpull,
@@ -99,18 +98,13 @@ interface Options {
   mode: PullMode;
   runIndex: number;
   rpullTool: RpullTool;
-  registryHost: string;
 }
 
 async function oneRun(o: Options): Promise<RunRecord> {
   const dir = await mkdtemp("/tmp/sgzb-run-");
   const services: Service[] = [];
   try {
-    const agent = await startAgent(
-      join(dir, "agent"),
-      await agentConfig(o.registryHost),
-      o.link.clientWrap,
-    );
+    const agent = await startAgent(join(dir, "agent"), undefined, o.link.clientWrap);
     services.push(agent);
     const containerd = await startContainerd(join(dir, "containerd"), agent.socket);
     services.push(containerd);
@@ -199,7 +193,7 @@ async function main(): Promise<void> {
     for (let i = 1; i <= runs; i++) {
       for (const mode of ["legacy", "lazy"] as const) {
         const ref = `${registryHost}/demo/python:${mode === "legacy" ? "gzip" : "esgz"}`;
-        const r = await oneRun({ link, proxy, ref, mode, runIndex: i, rpullTool, registryHost });
+        const r = await oneRun({ link, proxy, ref, mode, runIndex: i, rpullTool });
         console.error(
           `${mode} run ${i}: pull ${r.pullSec.toFixed(2)} s, create ${r.createSec.toFixed(2)} s, run ${r.runSec.toFixed(2)} s, total ${r.totalSec.toFixed(2)} s, ${(r.downloadedBytes / 1e6).toFixed(1)} MB, printed "${r.output}"`,
         );

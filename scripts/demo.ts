@@ -21,7 +21,6 @@ import {
 } from "./lib/stack.ts";
 import { startTcpProxy, type TcpProxy } from "./lib/tcp-proxy.ts";
 import { freePort } from "../test/support/process.ts";
-import { agentConfig } from "./lib/agent-config.ts";
 
 const command = ["python3", "-c", 'print("hello")'];
 
@@ -53,7 +52,7 @@ async function main(): Promise<void> {
     });
     const registry = `127.0.0.1:${proxy.port}`;
     note(`registry at ${registry} (through a proxy that counts the bytes it serves)`);
-    const agent = await startAgent(join(dir, "agent"), await agentConfig(registry));
+    const agent = await startAgent(join(dir, "agent"));
     services.push(agent);
     note(`stargz-agent (our containerd snapshotter) on ${agent.socket}`);
     const containerd = await startContainerd(join(dir, "containerd"), agent.socket);
