@@ -24,6 +24,8 @@ export interface PullRunOptions {
   rpullTool?: RpullTool;
   /** Prefix for commands that talk to the registry (a network namespace). */
   wrap?: Wrap;
+  /** Called as each phase ends (e.g. to read a byte counter). */
+  afterPhase?: (phase: "pull" | "create" | "run") => Promise<void> | void;
 }
 
 export interface PullRunResult {
@@ -108,6 +110,7 @@ export async function pullCreateRun(o: PullRunOptions): Promise<PullRunResult> {
   const snapshotter = o.mode === "lazy" ? ["--snapshotter", "stargz"] : [];
   const [head, ...pullArgs] = pullCommand(o);
   const [pullSec, pullOutput] = await timed(head as string, pullArgs);
+  await o.afterPhase?.("pull");
   const [createSec] = await timed(ctr[0] as string, [
     ...ctr.slice(1),
     "container",
@@ -119,12 +122,14 @@ export async function pullCreateRun(o: PullRunOptions): Promise<PullRunResult> {
     o.containerId,
     ...o.command,
   ]);
+  await o.afterPhase?.("create");
   const [runSec, output] = await timed(ctr[0] as string, [
     ...ctr.slice(1),
     "task",
     "start",
     o.containerId,
   ]);
+  await o.afterPhase?.("run");
   await run(ctr[0] as string, [...ctr.slice(1), "task", "delete", o.containerId]).catch(() => {});
   await run(ctr[0] as string, [...ctr.slice(1), "container", "delete", o.containerId]);
   return {
