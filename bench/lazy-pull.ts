@@ -5,6 +5,7 @@
  * and a TCP proxy adding a one-way delay each way (see bench/lib/shaped-link.ts).
  *
  *   node bench/lazy-pull.ts [--runs 3] [--rate-mbit 100] [--delay-ms 10] [--rpull stargz|ctr-remote]
+ *     [--agent-config FILE]   (the agent's TOML, e.g. no_background_fetch = true; default: none)
  *
  * Root only. Per run, a fresh containerd and stargz-agent under a temp dir;
  * legacy and lazy alternate. Everything it starts is stopped, its mounts
@@ -12,7 +13,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -88,6 +89,9 @@ interface RunRecord {
   runSec: number;
   totalSec: number;
   downloadedBytes: number;
+  /** Downloaded by the end of pull, and of create. */
+  pullBytes: number;
+  createBytes: number;
   output: string;
 }
 
@@ -98,17 +102,19 @@ interface Options {
   mode: PullMode;
   runIndex: number;
   rpullTool: RpullTool;
+  agentConfig: string | undefined;
 }
 
 async function oneRun(o: Options): Promise<RunRecord> {
   const dir = await mkdtemp("/tmp/sgzb-run-");
   const services: Service[] = [];
   try {
-    const agent = await startAgent(join(dir, "agent"), undefined, o.link.clientWrap);
+    const agent = await startAgent(join(dir, "agent"), o.agentConfig, o.link.clientWrap);
     services.push(agent);
     const containerd = await startContainerd(join(dir, "containerd"), agent.socket);
     services.push(containerd);
     o.proxy.reset();
+    const bytesAfter: Record<string, number> = {};
     const result = await pullCreateRun({
       mode: o.mode,
       ref: o.ref,
@@ -118,6 +124,9 @@ async function oneRun(o: Options): Promise<RunRecord> {
       command,
       rpullTool: o.rpullTool,
       wrap: o.link.clientWrap,
+      afterPhase: async (phase) => {
+        bytesAfter[phase] = (await o.proxy.stats()).down;
+      },
     });
     const { down } = await o.proxy.stats();
     return {
@@ -125,6 +134,8 @@ async function oneRun(o: Options): Promise<RunRecord> {
       run: o.runIndex,
       ...result,
       downloadedBytes: down,
+      pullBytes: bytesAfter.pull ?? 0,
+      createBytes: bytesAfter.create ?? 0,
       output: result.output.trim(),
     };
   } finally {
@@ -148,6 +159,7 @@ async function main(): Promise<void> {
       "rate-mbit": { type: "string", default: "100" },
       "delay-ms": { type: "string", default: "10" },
       rpull: { type: "string" },
+      "agent-config": { type: "string" },
     },
   });
   if (process.getuid?.() !== 0)
@@ -161,6 +173,10 @@ async function main(): Promise<void> {
       : (await hasOurRpull())
         ? "stargz"
         : "ctr-remote";
+  const agentConfig =
+    values["agent-config"] !== undefined
+      ? await readFile(values["agent-config"], "utf8")
+      : undefined;
   const link = await createShapedLink(String(process.pid));
   const dir = await mkdtemp("/tmp/sgzb-");
   let registry: Service | undefined;
@@ -193,9 +209,9 @@ async function main(): Promise<void> {
     for (let i = 1; i <= runs; i++) {
       for (const mode of ["legacy", "lazy"] as const) {
         const ref = `${registryHost}/demo/python:${mode === "legacy" ? "gzip" : "esgz"}`;
-        const r = await oneRun({ link, proxy, ref, mode, runIndex: i, rpullTool });
+        const r = await oneRun({ link, proxy, ref, mode, runIndex: i, rpullTool, agentConfig });
         console.error(
-          `${mode} run ${i}: pull ${r.pullSec.toFixed(2)} s, create ${r.createSec.toFixed(2)} s, run ${r.runSec.toFixed(2)} s, total ${r.totalSec.toFixed(2)} s, ${(r.downloadedBytes / 1e6).toFixed(1)} MB, printed "${r.output}"`,
+          `${mode} run ${i}: pull ${r.pullSec.toFixed(2)} s, create ${r.createSec.toFixed(2)} s, run ${r.runSec.toFixed(2)} s, total ${r.totalSec.toFixed(2)} s, ${(r.downloadedBytes / 1e6).toFixed(1)} MB (${(r.pullBytes / 1e6).toFixed(1)} MB by the end of pull), printed "${r.output}"`,
         );
         records.push(r);
       }
@@ -214,6 +230,7 @@ async function main(): Promise<void> {
       rateMbit,
       delayMsEachWay: delayMs,
       rpullTool,
+      agentConfig: agentConfig ?? "",
       imageLayers: image.layers.map((l) => ({ name: l.name, gzipBytes: l.size })),
       records,
       summary,
