@@ -6,7 +6,7 @@
  * (mount the layers from the registry, fetch files when read), with times and
  * downloaded bytes side by side. Everything is stopped and removed at the end.
  */
-import { cp, mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { buildAndPushDemoImage } from "./lib/demo-image.ts";
 import { run } from "./lib/exec.ts";
@@ -15,6 +15,7 @@ import {
   startAgent,
   startContainerd,
   startRegistry,
+  projectDir,
   stargzCli,
   unmountUnder,
   type Service,
@@ -54,9 +55,16 @@ async function main(): Promise<void> {
     });
     const registry = `127.0.0.1:${proxy.port}`;
     note(`registry at ${registry} (through a proxy that counts the bytes it serves)`);
-    const agent = await startAgent(join(dir, "agent"));
+    const backgroundFetch = process.argv.includes("--background-fetch");
+    const agent = await startAgent(join(dir, "agent"), await demoAgentConfig(backgroundFetch));
     services.push(agent);
     note(`stargz-agent (our containerd snapshotter) on ${agent.socket}`);
+    if (!backgroundFetch) {
+      note(
+        "with no_background_fetch = true, so the byte count shows what python3 read; by default",
+      );
+      note("the agent fetches the rest of each layer in the background (--background-fetch)");
+    }
     const containerd = await startContainerd(join(dir, "containerd"), agent.socket);
     services.push(containerd);
     note(
@@ -128,6 +136,17 @@ async function main(): Promise<void> {
     step("Cleaning up");
     await cleanup(dir, services, proxy);
   }
+}
+
+/**
+ * The agent's TOML for the demo. Without background fetch, the bytes counted
+ * are those the container read. Older agents (before lazy pulling) have no
+ * such key and would refuse it.
+ */
+async function demoAgentConfig(backgroundFetch: boolean): Promise<string | undefined> {
+  const schema = await readFile(join(projectDir, "src/agent/config/config.ts"), "utf8");
+  if (backgroundFetch || !schema.includes("no_background_fetch")) return undefined;
+  return "no_background_fetch = true\n";
 }
 
 function printTable(results: Record<string, Measured>): void {
