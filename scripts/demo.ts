@@ -170,14 +170,20 @@ function printTable(results: Record<string, Measured>): void {
     process.stdout.write(`   ${name.padEnd(20)}${a.padStart(20)}${b.padStart(16)}\n`);
   }
   process.stdout.write("\n");
-  note("pull: until the image is ready to run; create: the container and its root filesystem;");
-  note(
-    "run: python3 starts, prints, exits. Downloaded: what the registry sent, counted at the proxy;",
-  );
-  note(
-    "lazy: the files read on demand plus the agent's background fetch of the rest, which starts",
-  );
-  note("once the layers are mounted (on a fast local link it may finish before python3 does).");
+  const lines = [
+    "pull: until the image is ready to run; create: the container and its root filesystem;",
+    "run: python3 starts, prints, exits. Downloaded: what the registry sent, counted at the proxy.",
+    ...(lazy.bytesAfterPull < legacy.bytes / 2
+      ? [
+          "Lazy fetched only the files python3 read (with --background-fetch, the agent also fetches",
+          "the rest of every layer in the background once it is mounted).",
+        ]
+      : [
+          "The lazy pull downloaded the layers: the agent did not mount them remotely (see the",
+          "rpull lines above for the reason), so containerd unpacked them as for legacy.",
+        ]),
+  ];
+  for (const line of lines) note(line);
 }
 
 async function cleanup(
