@@ -6,7 +6,10 @@
  * of the agent (and any process it started, such as a FUSE server) are read
  * from /proc. A fresh agent and containerd per image.
  *
- *   node bench/agent-rss.ts [--layers 40,100]
+ *   node bench/agent-rss.ts [--layers 40,100] [--compiled]
+ *
+ * --compiled runs the agent from dist/ (npm run build first) instead of the
+ * TypeScript sources.
  *
  * Root only; a registry on loopback, everything under a temp dir, stopped,
  * unmounted and removed at the end.
@@ -110,11 +113,16 @@ async function fuseMountsUnder(dir: string): Promise<number> {
   }).length;
 }
 
-async function measure(dir: string, ref: string, layers: number): Promise<Record<string, unknown>> {
+async function measure(
+  dir: string,
+  ref: string,
+  layers: number,
+  entry: string,
+): Promise<Record<string, unknown>> {
   const runDir = join(dir, `run-${layers}`);
   const services: Service[] = [];
   try {
-    const agent = await startAgent(join(runDir, "agent"));
+    const agent = await startAgent(join(runDir, "agent"), undefined, [], entry);
     services.push(agent);
     const idle = await statusOf(agent.process.pid);
     const containerd = await startContainerd(join(runDir, "containerd"), agent.socket);
@@ -164,7 +172,10 @@ async function measure(dir: string, ref: string, layers: number): Promise<Record
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { layers: { type: "string", default: "40,100" } } });
+  const { values } = parseArgs({
+    options: { layers: { type: "string", default: "40,100" }, compiled: { type: "boolean" } },
+  });
+  const entry = join(projectDir, values.compiled ? "dist/src/agent/main.js" : "src/agent/main.ts");
   if (process.getuid?.() !== 0) throw new Error("root needed (FUSE, containerd)");
   const counts = (values.layers ?? "").split(",").map(Number);
   const dir = await mkdtemp("/tmp/sgzb-rss-");
@@ -175,7 +186,7 @@ async function main(): Promise<void> {
     const results = [];
     for (const n of counts) {
       const ref = await buildImage(dir, n, host);
-      const r = await measure(dir, ref, n);
+      const r = await measure(dir, ref, n, entry);
       console.error(JSON.stringify(r));
       results.push(r);
     }
@@ -188,6 +199,7 @@ async function main(): Promise<void> {
         memGiB: Math.round(totalmem() / 2 ** 30),
         node: process.version,
       },
+      agentEntry: entry,
       results,
     };
     await mkdir(join(projectDir, "bench/results"), { recursive: true });

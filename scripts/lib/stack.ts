@@ -97,18 +97,23 @@ export interface Agent extends Service {
   readonly root: string;
 }
 
-/** stargz-agent serving containerd's snapshots API on dir/agent.sock, root dir/root. */
+/**
+ * stargz-agent serving containerd's snapshots API on dir/agent.sock, root
+ * dir/root; `entry` is its main module (the TypeScript source by default, or
+ * the compiled dist/src/agent/main.js).
+ */
 export async function startAgent(
   dir: string,
   configToml?: string,
   wrap: Wrap = [],
+  entry = agentMain,
 ): Promise<Agent> {
   await mkdir(dir, { recursive: true });
   const socket = join(dir, "agent.sock");
   const root = join(dir, "root");
   await rm(socket, { force: true });
   const logFile = join(dir, "agent.log");
-  const args = [agentMain, "--address", socket, "--root", root];
+  const args = [entry, "--address", socket, "--root", root];
   if (configToml !== undefined) {
     await writeFile(join(dir, "agent.toml"), configToml);
     args.push("--config", join(dir, "agent.toml"));
