@@ -202,6 +202,18 @@ async function main(): Promise<void> {
     await link.shape(rateMbit);
     proxy = await startProxyIn(link.clientWrap, origin, delayMs);
     const registryHost = `127.0.0.1:${proxy.port}`;
+    const largest = [...image.layers].sort((a, b) => b.size - a.size)[0];
+    const probe = JSON.parse(
+      await runWrapped(link.clientWrap, process.execPath, [
+        join(projectDir, "bench/lib/link-probe.ts"),
+        `http://${registryHost}`,
+        "demo/python",
+        largest?.digest ?? "",
+      ]),
+    ) as { rttMs: number; mbit: number; bytes: number };
+    console.error(
+      `link as measured from the client namespace: GET /v2/ in ${probe.rttMs.toFixed(1)} ms, ${(probe.bytes / 1e6).toFixed(1)} MB blob at ${probe.mbit.toFixed(1)} Mbit/s`,
+    );
     console.error(
       `shaped: ${rateMbit} Mbit/s tbf both ways, +${delayMs} ms each way at the proxy ${registryHost}`,
     );
@@ -229,6 +241,7 @@ async function main(): Promise<void> {
       },
       rateMbit,
       delayMsEachWay: delayMs,
+      linkProbe: probe,
       rpullTool,
       agentConfig: agentConfig ?? "",
       imageLayers: image.layers.map((l) => ({ name: l.name, gzipBytes: l.size })),
