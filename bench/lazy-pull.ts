@@ -202,18 +202,7 @@ async function main(): Promise<void> {
     await link.shape(rateMbit);
     proxy = await startProxyIn(link.clientWrap, origin, delayMs);
     const registryHost = `127.0.0.1:${proxy.port}`;
-    const largest = [...image.layers].sort((a, b) => b.size - a.size)[0];
-    const probe = JSON.parse(
-      await runWrapped(link.clientWrap, process.execPath, [
-        join(projectDir, "bench/lib/link-probe.ts"),
-        `http://${registryHost}`,
-        "demo/python",
-        largest?.digest ?? "",
-      ]),
-    ) as { rttMs: number; mbit: number; bytes: number };
-    console.error(
-      `link as measured from the client namespace: GET /v2/ in ${probe.rttMs.toFixed(1)} ms, ${(probe.bytes / 1e6).toFixed(1)} MB blob at ${probe.mbit.toFixed(1)} Mbit/s`,
-    );
+    const probe = await probeLink(link, registryHost, image.layers);
     console.error(
       `shaped: ${rateMbit} Mbit/s tbf both ways, +${delayMs} ms each way at the proxy ${registryHost}`,
     );
@@ -259,6 +248,33 @@ async function main(): Promise<void> {
     await link.remove();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+interface LinkProbe {
+  rttMs: number;
+  mbit: number;
+  bytes: number;
+}
+
+/** Request round trip and blob rate through the proxy, from the client namespace. */
+async function probeLink(
+  link: ShapedLink,
+  registryHost: string,
+  layers: readonly { digest: string; size: number }[],
+): Promise<LinkProbe> {
+  const largest = [...layers].sort((a, b) => b.size - a.size)[0];
+  const probe = JSON.parse(
+    await runWrapped(link.clientWrap, process.execPath, [
+      join(projectDir, "bench/lib/link-probe.ts"),
+      `http://${registryHost}`,
+      "demo/python",
+      largest?.digest ?? "",
+    ]),
+  ) as LinkProbe;
+  console.error(
+    `link as measured from the client namespace: GET /v2/ in ${probe.rttMs.toFixed(1)} ms, ${(probe.bytes / 1e6).toFixed(1)} MB blob at ${probe.mbit.toFixed(1)} Mbit/s`,
+  );
+  return probe;
 }
 
 function summarize(records: RunRecord[]): Record<string, unknown> {
