@@ -6,6 +6,8 @@
  *
  *   node bench/lazy-pull.ts [--runs 3] [--rate-mbit 100] [--delay-ms 10] [--rpull stargz|ctr-remote]
  *     [--agent-config FILE]   (the agent's TOML, e.g. no_background_fetch = true; default: none)
+ *     [--optimize]            (lazy image converted with the files python3 reads at start-up
+ *                              prioritized, found with strace in a chroot: scripts/lib/startup-files.ts)
  *
  * Root only. Per run, a fresh containerd and stargz-agent under a temp dir;
  * legacy and lazy alternate. Everything it starts is stopped, its mounts
@@ -18,7 +20,8 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { buildAndPushDemoImage } from "../scripts/lib/demo-image.ts";
+import { buildAndPushDemoImage, demoRootfsTar } from "../scripts/lib/demo-image.ts";
+import { startupFiles } from "../scripts/lib/startup-files.ts";
 import {
   hasOurRpull,
   pullCreateRun,
@@ -159,6 +162,7 @@ async function main(): Promise<void> {
       "rate-mbit": { type: "string", default: "100" },
       "delay-ms": { type: "string", default: "10" },
       rpull: { type: "string" },
+      optimize: { type: "boolean" },
       "agent-config": { type: "string" },
     },
   });
@@ -189,16 +193,12 @@ async function main(): Promise<void> {
       log: (l) => console.error(l),
       wrap: link.serverWrap,
     });
-    await runWrapped(link.serverWrap, process.execPath, [
-      stargzCli,
-      "image",
-      "convert",
-      "--plain-http",
-      "--progress",
-      "plain",
-      `${origin}/demo/python:gzip`,
-      `${origin}/demo/python:esgz`,
-    ]);
+    const { lazyTag, prioritized } = await convertForLazy(
+      link,
+      origin,
+      dir,
+      values.optimize === true,
+    );
     await link.shape(rateMbit);
     proxy = await startProxyIn(link.clientWrap, origin, delayMs);
     const registryHost = `127.0.0.1:${proxy.port}`;
@@ -209,7 +209,7 @@ async function main(): Promise<void> {
     const records: RunRecord[] = [];
     for (let i = 1; i <= runs; i++) {
       for (const mode of ["legacy", "lazy"] as const) {
-        const ref = `${registryHost}/demo/python:${mode === "legacy" ? "gzip" : "esgz"}`;
+        const ref = `${registryHost}/demo/python:${mode === "legacy" ? "gzip" : lazyTag}`;
         const r = await oneRun({ link, proxy, ref, mode, runIndex: i, rpullTool, agentConfig });
         console.error(
           `${mode} run ${i}: pull ${r.pullSec.toFixed(2)} s, create ${r.createSec.toFixed(2)} s, run ${r.runSec.toFixed(2)} s, total ${r.totalSec.toFixed(2)} s, ${(r.downloadedBytes / 1e6).toFixed(1)} MB (${(r.pullBytes / 1e6).toFixed(1)} MB by the end of pull), printed "${r.output}"`,
@@ -231,6 +231,7 @@ async function main(): Promise<void> {
       rateMbit,
       delayMsEachWay: delayMs,
       linkProbe: probe,
+      prioritizedFiles: prioritized,
       rpullTool,
       agentConfig: agentConfig ?? "",
       imageLayers: image.layers.map((l) => ({ name: l.name, gzipBytes: l.size })),
@@ -248,6 +249,39 @@ async function main(): Promise<void> {
     await link.remove();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Converts the demo image to eStargz in the registry's namespace, optimized or not. */
+async function convertForLazy(
+  link: ShapedLink,
+  origin: string,
+  dir: string,
+  optimize: boolean,
+): Promise<{ lazyTag: string; prioritized: string[] }> {
+  const lazyTag = optimize ? "esgz-optimized" : "esgz";
+  const prioritized = optimize ? await prioritizedFilesFor(dir) : [];
+  await runWrapped(link.serverWrap, process.execPath, [
+    stargzCli,
+    "image",
+    "convert",
+    "--plain-http",
+    "--progress",
+    "plain",
+    ...(optimize ? ["--prioritized-files", join(dir, "prioritized.txt")] : []),
+    `${origin}/demo/python:gzip`,
+    `${origin}/demo/python:${lazyTag}`,
+  ]);
+  return { lazyTag, prioritized };
+}
+
+/** The files the command reads at start-up, written to dir/prioritized.txt for convert. */
+async function prioritizedFilesFor(dir: string): Promise<string[]> {
+  const files = await startupFiles(await demoRootfsTar(), command, join(dir, "startup"));
+  await writeFile(join(dir, "prioritized.txt"), files.join("\n") + "\n");
+  console.error(
+    `prioritized for the optimized image: ${files.length} files python3 opens at start-up`,
+  );
+  return files;
 }
 
 interface LinkProbe {

@@ -25,7 +25,7 @@ apt_packages=(
   golang-github-klauspost-compress-dev golang-github-vbatts-tar-split-dev
   golang-golang-x-sync-dev golang-github-opencontainers-go-digest-dev
   iproute2 hyperfine ca-certificates openssl xz-utils
-  apache2-utils busybox-static time debootstrap
+  apache2-utils busybox-static time debootstrap strace
 )
 
 install_apt_packages() {
