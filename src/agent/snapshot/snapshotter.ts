@@ -43,6 +43,8 @@ export interface SnapshotterOptions {
   /** Leave removed directories for Cleanup instead of deleting them in Remove. */
   asyncRemove?: boolean;
   nowUs?: MicrosClock;
+  /** Told about each remote snapshot that cannot be mounted again at start (it stays in the store). */
+  onRestoreFailure?: (labels: Labels, mountpoint: string, err: unknown) => void;
 }
 
 export interface CallOptions {
@@ -56,6 +58,7 @@ export class Snapshotter {
   readonly #log: Logger;
   readonly #fs: FileSystem | undefined;
   readonly #asyncRemove: boolean;
+  readonly #onRestoreFailure: SnapshotterOptions["onRestoreFailure"];
 
   private constructor(options: SnapshotterOptions, dirs: SnapshotDirs, store: MetadataStore) {
     this.#dirs = dirs;
@@ -64,6 +67,7 @@ export class Snapshotter {
     this.#log = options.logger ?? silentLogger();
     this.#fs = options.fileSystem;
     this.#asyncRemove = options.asyncRemove ?? false;
+    this.#onRestoreFailure = options.onRestoreFailure;
   }
 
   /** Opens the store, removes crash leftovers and remounts remote snapshots. */
@@ -89,16 +93,20 @@ export class Snapshotter {
     const snapshot = await this.#create("active", key, parent, labels);
     if (this.#fs && target)
       await this.#tryRemote(this.#fs, { key, target, snapshot, labels }, call);
+    await this.#checkOrRemove(key, snapshot);
     return composeMounts(snapshot, this.#layout);
   }
 
   async view(key: string, parent: string, labels: Labels): Promise<Mount[]> {
     validateLabels(labels);
-    return composeMounts(await this.#create("view", key, parent, labels), this.#layout);
+    const snapshot = await this.#create("view", key, parent, labels);
+    await this.#checkOrRemove(key, snapshot);
+    return composeMounts(snapshot, this.#layout);
   }
 
   async mounts(key: string): Promise<Mount[]> {
     const snapshot = await this.#store.withTransaction(false, (tx) => tx.getSnapshot(key));
+    await this.#checkRemoteParents(snapshot);
     return composeMounts(snapshot, this.#layout);
   }
 
@@ -230,6 +238,41 @@ export class Snapshotter {
     }
   }
 
+  /** A new snapshot whose remote parents are unavailable is removed again, so a retry can reuse its key. */
+  async #checkOrRemove(key: string, snapshot: StoredSnapshot): Promise<void> {
+    try {
+      await this.#checkRemoteParents(snapshot);
+    } catch (err) {
+      await this.remove(key).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Before mounts stacking on remote layers are handed out: each remote
+   * ancestor must pass the filesystem's check (mount alive, source reachable;
+   * the first check also waits, bounded, for the layer's prefetch).
+   */
+  async #checkRemoteParents(snapshot: StoredSnapshot): Promise<void> {
+    const fs = this.#fs;
+    if (!fs || snapshot.parentIds.length === 0) return;
+    const remote = await this.#store.withTransaction(false, (tx) =>
+      snapshot.parentIds
+        .map((id) => ({ id, labels: tx.labelsOf(id) }))
+        .filter((p) => p.labels[remoteLabel] === remoteLabelValue),
+    );
+    const results = await Promise.allSettled(
+      remote.map((p) => fs.check(this.#layout.fsPath(p.id), p.labels)),
+    );
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) {
+      throw new StargzError("UNAVAILABLE", "a remote layer of this snapshot is unavailable", {
+        cause: failed.reason,
+        context: { reason: errorMessage(failed.reason) },
+      });
+    }
+  }
+
   async #failIfExists(target: string): Promise<void> {
     const exists = await this.#store.withTransaction(false, (tx) => tx.has(target));
     if (exists)
@@ -288,6 +331,7 @@ export class Snapshotter {
           key: info.name,
           error: errorMessage(err),
         });
+        this.#onRestoreFailure?.(info.labels, mountpoint, err);
       });
     }
   }
