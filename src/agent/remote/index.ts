@@ -1,6 +1,6 @@
 /** Remote snapshots: the FileSystem that mounts eStargz layers named by Prepare labels. */
 export { RemoteFileSystem, type RemoteFileSystemOptions } from "./remote-filesystem.ts";
-export { LayerResolver, type LayerResolverOptions } from "./layer-resolver.ts";
+export { LayerResolver, type LayerResolverOptions, type LayerResolving } from "./layer-resolver.ts";
 export { ImageStates, type ImageStateFile, type LayerRecord } from "./image-state.ts";
 export { createRemoteMetrics, noRemoteMetrics, type RemoteMetrics } from "./remote-metrics.ts";
 export {

@@ -26,12 +26,19 @@ export interface LayerResolverOptions {
   now?: () => number;
 }
 
+/** What RemoteFileSystem needs from a resolver (a fake in unit tests). */
+export interface LayerResolving {
+  resolve(image: string, digest: string, signal: AbortSignal): Promise<Layer>;
+  forget(image: string, digest: string): void;
+  probe(image: string, digest: string, signal: AbortSignal): Promise<void>;
+}
+
 interface Entry {
   layer: Promise<Layer>;
   at: number;
 }
 
-export class LayerResolver {
+export class LayerResolver implements LayerResolving {
   readonly #o: LayerResolverOptions;
   readonly #entries = new Map<string, Entry>();
   readonly #now: () => number;

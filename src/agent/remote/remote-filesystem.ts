@@ -26,7 +26,7 @@ import {
   type FallbackReason,
 } from "./fallback-reason.ts";
 import type { ImageStates } from "./image-state.ts";
-import type { LayerResolver } from "./layer-resolver.ts";
+import type { LayerResolving } from "./layer-resolver.ts";
 import { neighbourLayers, parseRemoteLabels, type RemoteLayerSpec } from "./remote-labels.ts";
 import type { RemoteMetrics } from "./remote-metrics.ts";
 
@@ -34,7 +34,7 @@ const execFileAsync = promisify(execFile);
 
 export interface RemoteFileSystemOptions {
   mounter: LayerMounter;
-  resolver: LayerResolver;
+  resolver: LayerResolving;
   states: ImageStates;
   metrics: RemoteMetrics;
   logger: Logger;

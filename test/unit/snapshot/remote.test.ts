@@ -85,3 +85,44 @@ test("a layer the filesystem refuses falls back to an ordinary active snapshot",
     await f.close();
   }
 });
+
+test("Prepare, View and Mounts on a remote chain check the remote layers first", async () => {
+  const fs = new FakeFs();
+  const f = await startFixture({ fileSystem: fs });
+  try {
+    const labels = { "containerd.io/snapshot.ref": "sha256:l1", "test/remote": "yes" };
+    await rejectsWith(f.client.prepare("extract-1", "", labels), status.ALREADY_EXISTS);
+    fs.calls.length = 0;
+    await f.client.prepare("c1", "sha256:l1");
+    await f.client.view("v1", "sha256:l1");
+    await f.client.mounts("c1");
+    assert.equal(fs.calls.filter((c) => c.startsWith("check")).length, 3);
+
+    fs.mounted.clear();
+    await rejectsWith(f.client.prepare("c2", "sha256:l1"), status.UNAVAILABLE);
+    await rejectsWith(f.client.stat("c2"), status.NOT_FOUND);
+    await rejectsWith(f.client.mounts("c1"), status.UNAVAILABLE);
+  } finally {
+    await f.close();
+  }
+});
+
+test("a remote snapshot that cannot be remounted at start is reported and kept", async () => {
+  const fs = new FakeFs();
+  const reported: string[] = [];
+  const f = await startFixture({
+    fileSystem: fs,
+    onRestoreFailure: (_labels, mountpoint) => reported.push(mountpoint),
+  });
+  try {
+    const labels = { "containerd.io/snapshot.ref": "sha256:l1", "test/remote": "yes" };
+    await rejectsWith(f.client.prepare("extract-1", "", labels), status.ALREADY_EXISTS);
+    fs.mounted.clear();
+    fs.refuse = () => true;
+    await f.restart();
+    assert.equal(reported.length, 1);
+    assert.equal((await f.client.stat("sha256:l1")).kind, "COMMITTED");
+  } finally {
+    await f.close();
+  }
+});
