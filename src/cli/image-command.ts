@@ -23,9 +23,17 @@ import {
   type HostsConfig,
   type ImageReference,
 } from "../registry/index.ts";
+import { ContainerdClient } from "../containerd/index.ts";
+import {
+  pullImage,
+  type PullContainerd,
+  type PullRegistry,
+  type PullResult,
+} from "../pull/index.ts";
 import { StargzError } from "../util/errors.ts";
 import { createLogger, isLogLevel, type Logger } from "../util/log.ts";
 import { UsageError, type CliIO, type CommandModule } from "./command.ts";
+import { rpullOutput } from "./rpull-output.ts";
 
 const convertHelp = `Usage: stargz image convert [options] SRC DST
 
@@ -47,10 +55,32 @@ Options:
   --log-level LEVEL             debug, info, warn, error (default warn)
 `;
 
+const rpullHelp = `Usage: stargz image rpull [options] REF
+
+Pulls REF into containerd lazily: writes index, manifest and config into the
+content store, then prepares each layer's snapshot with the remote-snapshot
+labels. A snapshotter that mounts a layer from the registry downloads
+nothing; other layers are downloaded and unpacked as containerd would.
+Afterwards \`ctr run --snapshotter stargz REF ID\` runs the image.
+
+Options:
+  --address PATH                containerd socket (default /run/containerd/containerd.sock)
+  --namespace NS                containerd namespace (default "default")
+  --snapshotter NAME            containerd snapshotter (default "stargz")
+  --platform OS/ARCH[/VARIANT]  platform to pull from an index (default: this machine's)
+  --plain-http                  talk plain HTTP to the registry
+  --insecure                    skip TLS certificate checks for the registry
+  --hosts-config FILE           registry hosts TOML (mirrors, TLS, timeouts, headers)
+  --docker-config FILE          credentials (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)
+  --output auto|text|json       per-layer lines (default auto: text on a terminal, JSON lines otherwise)
+  --log-level LEVEL             debug, info, warn, error (default warn)
+`;
+
 const help = `Usage: stargz image <subcommand> [options]
 
 Subcommands:
   convert SRC DST   convert an image to eStargz, registry to registry
+  rpull REF         pull an image into containerd lazily
 `;
 
 export const imageCommand: CommandModule = {
@@ -62,6 +92,7 @@ export const imageCommand: CommandModule = {
       return sub === undefined ? 2 : 0;
     }
     if (sub === "convert") return runConvert(rest, io);
+    if (sub === "rpull") return (await rpullResult(rest, io)).code;
     throw new UsageError(`unknown subcommand "${sub}"`);
   },
 };
@@ -107,6 +138,83 @@ async function runConvert(argv: string[], io: CliIO): Promise<number> {
     progress.finish();
     await client.close();
     await rm(tmpDir, { recursive: true, force: true });
+  }
+}
+
+export const rpullOptions = {
+  help: { type: "boolean", short: "h" },
+  address: { type: "string" },
+  namespace: { type: "string" },
+  snapshotter: { type: "string" },
+  platform: { type: "string" },
+  "plain-http": { type: "boolean" },
+  insecure: { type: "boolean" },
+  "hosts-config": { type: "string" },
+  "docker-config": { type: "string" },
+  output: { type: "string" },
+  "log-level": { type: "string" },
+} as const;
+
+export type RpullValues = ReturnType<typeof parseRpullArgs>["values"];
+
+function parseRpullArgs(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, options: rpullOptions });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** `stargz image rpull`; also the first half of `stargz run`. */
+export async function rpullResult(
+  argv: string[],
+  io: CliIO,
+): Promise<{ code: number; result?: PullResult; values?: RpullValues }> {
+  const { values, positionals } = parseRpullArgs(argv);
+  if (values.help) {
+    io.stdout.write(rpullHelp);
+    return { code: 0 };
+  }
+  if (positionals.length !== 1) throw new UsageError("rpull needs one image reference");
+  const result = await rpull(positionals[0] as string, values, io);
+  return { code: 0, result, values };
+}
+
+export async function rpull(image: string, values: RpullValues, io: CliIO): Promise<PullResult> {
+  const ref = parseReference(image);
+  const logLevel = values["log-level"] ?? "warn";
+  if (!isLogLevel(logLevel)) throw new UsageError(`unknown log level "${logLevel}"`);
+  const output = values.output ?? "auto";
+  if (output !== "auto" && output !== "text" && output !== "json") {
+    throw new UsageError(`--output must be auto, text or json, not "${output}"`);
+  }
+  const tty =
+    output === "text" || (output === "auto" && (io.stdout as NodeJS.WriteStream).isTTY === true);
+  const printer = rpullOutput(io.stdout, tty);
+  const logger = createLogger({ level: logLevel, write: (l) => io.stderr.write(l) });
+  const hosts = await loadHosts(values, [ref]);
+  const keychain = chainKeychains(dockerConfigFileKeychain(values["docker-config"]));
+  const registry = new RegistryClient({ hosts, keychain, logger });
+  const containerd = new ContainerdClient({
+    ...(values.address !== undefined ? { address: values.address } : {}),
+    ...(values.namespace !== undefined ? { namespace: values.namespace } : {}),
+  });
+  try {
+    const result = await pullImage({
+      registry: registry satisfies PullRegistry,
+      containerd: containerd satisfies PullContainerd,
+      ref,
+      snapshotter: values.snapshotter ?? "stargz",
+      logger,
+      signal: io.signal,
+      onLayer: (layer, total) => printer.layer(layer, total),
+      ...(values.platform !== undefined ? { platform: parsePlatform(values.platform) } : {}),
+    });
+    printer.summary(result);
+    return result;
+  } finally {
+    containerd.close();
+    await registry.close();
   }
 }
 

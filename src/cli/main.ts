@@ -9,6 +9,7 @@ import { UsageError, type CliIO, type CommandModule } from "./command.ts";
 const commands: Record<string, () => Promise<CommandModule>> = {
   layer: async () => (await import("./layer-command.ts")).layerCommand,
   image: async () => (await import("./image-command.ts")).imageCommand,
+  run: async () => (await import("./run-command.ts")).runCommand,
 };
 
 function topLevelHelp(): string {
@@ -18,6 +19,7 @@ function topLevelHelp(): string {
     "Commands:",
     "  layer   build, list, read and verify single eStargz layer files",
     "  image   convert images between registries and pull them lazily",
+    "  run     pull an image lazily into containerd and run it with ctr",
     "",
     "Run `stargz <command> --help` for a command's options.",
     "",

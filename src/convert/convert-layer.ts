@@ -26,7 +26,8 @@ import {
 } from "../registry/index.ts";
 import { StargzError, type ErrorContext } from "../util/errors.ts";
 import type { ConvertProgress, LayerOutcomeKind } from "./progress.ts";
-import { fileReadAt, fileSink, fileSource } from "./temp-file.ts";
+import { fileSink, fileSource } from "./temp-file.ts";
+import { openFileBlob } from "../util/file-blob.ts";
 
 export interface LayerBuildSettings {
   chunkSize?: number;
@@ -206,7 +207,7 @@ async function buildFromFile(
   } finally {
     await tarSink.close();
   }
-  const tar = await fileReadAt(tarPath);
+  const tar = await openFileBlob(tarPath);
   const sink = await fileSink(out, (n) => job.progress.layerWritten(job.layer.digest, n));
   try {
     // As ctr-remote does, a prioritized file that is not in this layer is skipped.

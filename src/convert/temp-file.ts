@@ -1,11 +1,11 @@
 /**
  * Files that hold a layer while it is converted: a LayerSink that appends to
- * a file, a random-access view of a file (the builder's ReadAt), and a
- * re-readable blob source for upload.
+ * a file and a re-readable blob source for upload (random access is
+ * util/file-blob's openFileBlob).
  */
 import { createReadStream } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
-import type { LayerSink, ReadAt } from "../estargz/index.ts";
+import { open } from "node:fs/promises";
+import type { LayerSink } from "../estargz/index.ts";
 
 export interface FileSink extends LayerSink {
   readonly bytesWritten: number;
@@ -27,28 +27,6 @@ export async function fileSink(path: string, onWrite?: (bytes: number) => void):
       }
       written += chunk.length;
       onWrite?.(written);
-    },
-    close: () => handle.close(),
-  };
-}
-
-export interface FileReadAt extends ReadAt {
-  close(): Promise<void>;
-}
-
-export async function fileReadAt(path: string): Promise<FileReadAt> {
-  const handle: FileHandle = await open(path, "r");
-  const { size } = await handle.stat();
-  return {
-    size,
-    readAt: async (buf, offset) => {
-      let done = 0;
-      while (done < buf.length && offset + done < size) {
-        const { bytesRead } = await handle.read(buf, done, buf.length - done, offset + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return done;
     },
     close: () => handle.close(),
   };

@@ -36,7 +36,9 @@ export async function createFileSink(path: string): Promise<FileSink> {
   };
   return {
     write: async (chunk) => {
-      await handle.write(chunk);
+      for (let done = 0; done < chunk.byteLength;) {
+        done += (await handle.write(chunk, done, chunk.byteLength - done)).bytesWritten;
+      }
     },
     commit: async () => {
       await handle.sync();
