@@ -5,8 +5,8 @@
  * the host's static busybox plus a data layer of incompressible files, and
  * converted to eStargz by `stargz image convert` and by the Go
  * `ctr-remote image convert --estargz --oci`. They are pulled with the Go
- * `ctr-remote image rpull` (which sets the remote-snapshot labels) and run
- * with `ctr run --snapshotter stargz`.
+ * `ctr-remote image rpull` and with our `stargz image rpull` (both set the
+ * remote-snapshot labels) and run with `ctr run --snapshotter stargz`.
  *
  * The test reads no FUSE mount itself: containers (and their runc processes)
  * do, and the agent is a separate process.
@@ -272,7 +272,28 @@ describe("lazy pulling through the agent under a real containerd", { skip }, () 
   });
 
   test("the registry stopped mid-run: cached files still read, uncached ones give EIO", async () => {
-    await rpull(goImage);
+    // Our own rpull this time (ctr-remote's elsewhere): both set the remote-snapshot labels.
+    const { stdout } = await run(process.execPath, [
+      cli,
+      "image",
+      "rpull",
+      "--address",
+      containerd.address,
+      "--plain-http",
+      "--output",
+      "json",
+      goImage,
+    ]);
+    const lines = stdout
+      .toString()
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { mode?: string; layer?: string });
+    assert.deepEqual(
+      lines.filter((l) => l.layer !== undefined).map((l) => l.mode),
+      ["remote", "remote"],
+      stdout.toString(),
+    );
     const state = await stateOf(goImage);
     for (const l of await layerDigests(goImage))
       assert.equal(state?.layers[l.digest]?.mode, "remote", JSON.stringify(state));
