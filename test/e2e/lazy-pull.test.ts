@@ -15,7 +15,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { makeTempDir, type TempDir } from "../support/tmp.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
@@ -194,6 +194,31 @@ describe("lazy pulling through the agent under a real containerd", { skip }, () 
     const total = layers.reduce((s, l) => s + l.size, 0);
     assert.ok(fetched > fileSize, `fetched ${fetched} bytes`);
     assert.ok(fetched < total / 2, `fetched ${fetched} of ${total} bytes`);
+  });
+
+  test("with prioritized files the first container waits for the prefetch; the state file shows it", async () => {
+    const list = join(tmp.path, "prioritized.txt");
+    await writeFile(list, "/data/f0\n/data/f1\n");
+    const prio = `${registry.host}/test/prio:esgz`;
+    await run(process.execPath, [
+      cli,
+      "image",
+      "convert",
+      "--plain-http",
+      "--prioritized-files",
+      list,
+      plain,
+      prio,
+    ]);
+    await rpull(prio);
+    const out = await runIn(prio, "prio", "/bin/cat /.stargz-snapshotter/*.json");
+    const states = out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { digest: string; prefetch: string });
+    const data = (await layerDigests(prio))[1]?.digest;
+    assert.equal(states.find((x) => x.digest === data)?.prefetch, "done", out);
+    assert.ok((await metric("stargz_fs_fetch_requests_total")) > 0);
   });
 
   test("a container reads every file of the layer and the checksums match the source", async () => {

@@ -82,11 +82,12 @@ export class RemoteFileSystem implements FileSystem {
       this.#preResolveNeighbours(spec);
       await this.#mountLayer(mountpoint, spec, signal);
     } catch (err) {
-      throw this.#fellBack(err, spec, mountpoint);
+      throw await this.#fellBack(err, spec, mountpoint);
     }
     this.#served.set(mountpoint, { spec, probedAt: this.#now(), prefetchWaited: false });
     this.#o.metrics.mounted();
-    void this.#o.states.record(spec.image, spec.digest, { mode: "remote" });
+    // Awaited so the state file is current when containerd hears back; record() never throws.
+    await this.#o.states.record(spec.image, spec.digest, { mode: "remote" });
     this.#o.logger.info("layer mounted remotely", {
       image: spec.image,
       layer: spec.digest,
@@ -191,7 +192,11 @@ export class RemoteFileSystem implements FileSystem {
     }
   }
 
-  #fellBack(err: unknown, spec: RemoteLayerSpec | undefined, mountpoint: string): Error {
+  async #fellBack(
+    err: unknown,
+    spec: RemoteLayerSpec | undefined,
+    mountpoint: string,
+  ): Promise<Error> {
     const wrapped = asRemoteMountError(err, {
       image: spec?.image,
       layer: spec?.digest,
@@ -206,7 +211,7 @@ export class RemoteFileSystem implements FileSystem {
       error: errorMessage(err),
     });
     if (spec)
-      void this.#o.states.record(spec.image, spec.digest, {
+      await this.#o.states.record(spec.image, spec.digest, {
         mode: "fallback",
         reason,
         error: errorMessage(err),
