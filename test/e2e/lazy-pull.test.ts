@@ -257,6 +257,27 @@ describe("lazy pulling through the agent under a real containerd", { skip }, () 
     assert.equal(await metric("stargz_remote_restore_failures_total"), 0);
   });
 
+  test("after the agent is killed (dead FUSE mounts left behind) it restores and runs again", async () => {
+    agent.process.child.kill("SIGKILL");
+    await agent.process.exited;
+    const dead = (await readFile("/proc/self/mountinfo", "utf8"))
+      .split("\n")
+      .filter((l) => l.includes(agent.root) && l.includes("fuse"));
+    assert.ok(dead.length >= 2, "the killed agent's mounts are still in the mount table");
+    agent = await startOurAgent();
+    await waitFor(
+      "containerd to reconnect to the agent",
+      async () => {
+        await containerd.ctr(["snapshots", "--snapshotter", "stargz", "ls"]);
+        return true;
+      },
+      60_000,
+    );
+    const out = await runIn(ours, "after-kill", "/bin/busybox sha256sum /data/f11");
+    assert.equal(out.trim().split(/\s+/)[0], sha256(files.get("/data/f11") as Buffer));
+    assert.equal(await metric("stargz_remote_restore_failures_total"), 0);
+  });
+
   test("a non-eStargz image falls back, runs, and the reason is visible", async () => {
     await rpull(plain);
     const state = await stateOf(plain);
@@ -346,5 +367,18 @@ describe("lazy pulling through the agent under a real containerd", { skip }, () 
     );
     assert.match(uncached, /rc=1/);
     assert.match(uncached, /Input\/output error/);
+  });
+
+  test("a layer that cannot be restored (registry gone) is reported and the agent still starts", async () => {
+    await containerd.ctr(["tasks", "kill", "-s", "KILL", "eio"]).catch(() => "");
+    await containerd.ctr(["tasks", "rm", "-f", "eio"]).catch(() => "");
+    await agent.stop();
+    agent = await startOurAgent();
+    assert.ok((await metric("stargz_remote_restore_failures_total")) >= 1);
+    const state = await stateOf(goImage);
+    const modes = Object.values(state?.layers ?? {}).map((l) => l.mode);
+    assert.ok(modes.includes("restore_failed"), JSON.stringify(state));
+    const log = await readFile(agent.logFile, "utf8");
+    assert.match(log, /cannot restore remote snapshot/);
   });
 });

@@ -319,21 +319,35 @@ export class Snapshotter {
         .filter((i) => i.labels[remoteLabel] === remoteLabelValue)
         .map((i) => ({ info: i, id: tx.getInfo(i.name).id })),
     );
-    for (const { info, id } of remote) {
-      const mountpoint = this.#layout.fsPath(id);
-      const healthy = await fs.check(mountpoint, info.labels).then(
-        () => true,
-        () => false,
-      );
-      if (healthy) continue;
-      await fs.mount(mountpoint, info.labels, signal).catch((err: unknown) => {
-        this.#log.warn("cannot remount remote snapshot", {
-          key: info.name,
-          error: errorMessage(err),
-        });
-        this.#onRestoreFailure?.(info.labels, mountpoint, err);
+    // A few at a time: each may wait on a registry, and the agent serves only after this.
+    const queue = [...remote];
+    const worker = async (): Promise<void> => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        await this.#restoreOne(fs, next.info, next.id, signal);
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+  }
+
+  async #restoreOne(
+    fs: FileSystem,
+    info: SnapshotInfo,
+    id: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const mountpoint = this.#layout.fsPath(id);
+    const healthy = await fs.check(mountpoint, info.labels).then(
+      () => true,
+      () => false,
+    );
+    if (healthy) return;
+    await fs.mount(mountpoint, info.labels, signal).catch((err: unknown) => {
+      this.#log.warn("cannot remount remote snapshot", {
+        key: info.name,
+        error: errorMessage(err),
       });
-    }
+      this.#onRestoreFailure?.(info.labels, mountpoint, err);
+    });
   }
 }
 
