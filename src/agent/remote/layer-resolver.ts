@@ -57,6 +57,11 @@ export class LayerResolver implements LayerResolving {
       const layer = this.#open(image, digest);
       entry = { layer, at: this.#now() };
       this.#entries.set(key, entry);
+      // Without later calls nothing would expire it; the timer must not keep the process alive.
+      const created = entry;
+      setTimeout(() => {
+        if (this.#entries.get(key) === created) this.#entries.delete(key);
+      }, this.#o.ttlMs ?? 120_000).unref();
       layer.catch(() => {
         if (this.#entries.get(key)?.layer === layer) this.#entries.delete(key);
       });
