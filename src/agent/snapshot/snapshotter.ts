@@ -262,7 +262,7 @@ export class Snapshotter {
         .filter((p) => p.labels[remoteLabel] === remoteLabelValue),
     );
     const results = await Promise.allSettled(
-      remote.map((p) => fs.check(this.#layout.fsPath(p.id), p.labels)),
+      remote.map((p) => this.#checkOrRemount(fs, this.#layout.fsPath(p.id), p.labels)),
     );
     const failed = results.find((r) => r.status === "rejected");
     if (failed) {
@@ -271,6 +271,24 @@ export class Snapshotter {
         context: { reason: errorMessage(failed.reason) },
       });
     }
+  }
+
+  /**
+   * A remote layer that is not served at all (its restore failed at start,
+   * say while the registry was down) gets one more mount attempt here.
+   */
+  async #checkOrRemount(fs: FileSystem, mountpoint: string, labels: Labels): Promise<void> {
+    try {
+      await fs.check(mountpoint, labels);
+      return;
+    } catch (err) {
+      if (!isErrorCode(err, "NOT_FOUND")) throw err;
+    }
+    await fs.mount(mountpoint, labels, AbortSignal.timeout(60_000)).catch((err: unknown) => {
+      if (!isErrorCode(err, "ALREADY_EXISTS")) throw err;
+    });
+    this.#log.info("remote snapshot mounted again on demand", { mountpoint });
+    await fs.check(mountpoint, labels);
   }
 
   async #failIfExists(target: string): Promise<void> {

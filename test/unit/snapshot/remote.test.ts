@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { status } from "@grpc/grpc-js";
 import { rejectsWith, startFixture } from "./fixture.ts";
 import type { FileSystem, Labels } from "../../../src/agent/snapshot/types.ts";
+import { StargzError } from "../../../src/util/errors.ts";
 
 class FakeFs implements FileSystem {
   readonly mounted = new Map<string, Labels>();
@@ -23,7 +24,7 @@ class FakeFs implements FileSystem {
   }
   async check(mountpoint: string): Promise<void> {
     this.calls.push(`check ${mountpoint}`);
-    if (!this.mounted.has(mountpoint)) throw new Error("not mounted");
+    if (!this.mounted.has(mountpoint)) throw new StargzError("NOT_FOUND", "not mounted");
   }
   async unmount(mountpoint: string): Promise<void> {
     this.calls.push(`unmount ${mountpoint}`);
@@ -99,6 +100,7 @@ test("Prepare, View and Mounts on a remote chain check the remote layers first",
     assert.equal(fs.calls.filter((c) => c.startsWith("check")).length, 3);
 
     fs.mounted.clear();
+    fs.refuse = () => true;
     await rejectsWith(f.client.prepare("c2", "sha256:l1"), status.UNAVAILABLE);
     await rejectsWith(f.client.stat("c2"), status.NOT_FOUND);
     await rejectsWith(f.client.mounts("c1"), status.UNAVAILABLE);
@@ -107,7 +109,7 @@ test("Prepare, View and Mounts on a remote chain check the remote layers first",
   }
 });
 
-test("a remote snapshot that cannot be remounted at start is reported and kept", async () => {
+test("a remote snapshot that cannot be remounted at start is reported, kept, and mounted on demand later", async () => {
   const fs = new FakeFs();
   const reported: string[] = [];
   const f = await startFixture({
@@ -122,6 +124,11 @@ test("a remote snapshot that cannot be remounted at start is reported and kept",
     await f.restart();
     assert.equal(reported.length, 1);
     assert.equal((await f.client.stat("sha256:l1")).kind, "COMMITTED");
+    await rejectsWith(f.client.prepare("c1", "sha256:l1"), status.UNAVAILABLE);
+    fs.refuse = () => false;
+    const mounts = await f.client.prepare("c1", "sha256:l1");
+    assert.equal(mounts[0]?.type, "overlay", "mounted again on demand once it can be");
+    assert.equal(fs.mounted.size, 1);
   } finally {
     await f.close();
   }
