@@ -79,7 +79,6 @@ export class RemoteFileSystem implements FileSystem {
     let spec: RemoteLayerSpec | undefined;
     try {
       spec = parseRemoteLabels(labels);
-      this.#preResolveNeighbours(spec);
       await this.#mountLayer(mountpoint, spec, signal);
     } catch (err) {
       throw await this.#fellBack(err, spec, mountpoint);
@@ -165,6 +164,8 @@ export class RemoteFileSystem implements FileSystem {
         "layer has no TOC digest label to verify against",
       );
     }
+    // Only for a layer that can be mounted at all: an unconverted image would pay a HEAD per layer for nothing.
+    this.#preResolveNeighbours(spec);
     const layer = await this.#o.resolver.resolve(spec.image, spec.digest, signal);
     if (!this.#o.disableVerification && layer.reader.tocDigest !== spec.tocDigest) {
       this.#o.resolver.forget(spec.image, spec.digest);
