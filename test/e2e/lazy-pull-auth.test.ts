@@ -19,7 +19,7 @@ import { missingForIntegration } from "../support/gates.ts";
 import { tarLayer, writeOciLayout } from "../support/layer-image.ts";
 import { busyboxLayer, busyboxPath } from "../support/busybox-image.ts";
 import { unmountUnder } from "../support/mounts.ts";
-import { run, waitFor } from "../support/process.ts";
+import { run } from "../support/process.ts";
 
 const cli = new URL("../../src/cli/main.ts", import.meta.url).pathname;
 const password = "s3cret-pw";
@@ -104,14 +104,7 @@ describe("lazy pulling from a registry that requires credentials", { skip }, () 
         cause: err,
       });
     }
-    await waitFor(
-      "containerd to reconnect to the agent",
-      async () => {
-        await containerd.ctr(["snapshots", "--snapshotter", "stargz", "ls"]);
-        return true;
-      },
-      60_000,
-    );
+    await containerd.waitForSnapshotter("stargz");
   };
 
   before(async () => {

@@ -25,7 +25,7 @@ import { missingForIntegration } from "../support/gates.ts";
 import { pushOciLayout, tarLayer, writeOciLayout, type TarEntry } from "../support/layer-image.ts";
 import { busyboxLayer, busyboxPath } from "../support/busybox-image.ts";
 import { unmountUnder } from "../support/mounts.ts";
-import { freePort, run, waitFor } from "../support/process.ts";
+import { freePort, run } from "../support/process.ts";
 import { ImageStates, type ImageStateFile } from "../../src/agent/remote/index.ts";
 import { silentLogger } from "../../src/util/log.ts";
 
@@ -242,14 +242,7 @@ describe("lazy pulling through the agent under a real containerd", { skip }, () 
     await agent.stop();
     agent = await startOurAgent();
     // containerd redials the proxy socket with backoff; wait until it is through.
-    await waitFor(
-      "containerd to reconnect to the agent",
-      async () => {
-        await containerd.ctr(["snapshots", "--snapshotter", "stargz", "ls"]);
-        return true;
-      },
-      60_000,
-    );
+    await containerd.waitForSnapshotter("stargz");
     const log = await readFile(agent.logFile, "utf8");
     assert.doesNotMatch(log.split("\n").slice(-200).join("\n"), /cannot restore remote snapshot/);
     const out = await runIn(ours, "again", "/bin/busybox sha256sum /data/f7");
@@ -265,14 +258,7 @@ describe("lazy pulling through the agent under a real containerd", { skip }, () 
       .filter((l) => l.includes(agent.root) && l.includes("fuse"));
     assert.ok(dead.length >= 2, "the killed agent's mounts are still in the mount table");
     agent = await startOurAgent();
-    await waitFor(
-      "containerd to reconnect to the agent",
-      async () => {
-        await containerd.ctr(["snapshots", "--snapshotter", "stargz", "ls"]);
-        return true;
-      },
-      60_000,
-    );
+    await containerd.waitForSnapshotter("stargz");
     const out = await runIn(ours, "after-kill", "/bin/busybox sha256sum /data/f11");
     assert.equal(out.trim().split(/\s+/)[0], sha256(files.get("/data/f11") as Buffer));
     assert.equal(await metric("stargz_remote_restore_failures_total"), 0);
