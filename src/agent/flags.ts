@@ -11,6 +11,12 @@ export interface AgentFlags {
   root: string;
   config: string | undefined;
   logLevel: LogLevel | undefined;
+  /** host:port for /metrics; overrides the config's metrics_address. */
+  metricsAddress: string | undefined;
+  /** Docker config.json for registry credentials; overrides the config's docker_config. */
+  dockerConfig: string | undefined;
+  /** Serve every layer by unpacking (no FUSE). */
+  noRemote: boolean;
   help: boolean;
 }
 
@@ -26,6 +32,10 @@ Flags:
   --root DIR         state directory (default ${defaultRoot})
   --config FILE      TOML config file (optional)
   --log-level LEVEL  debug, info, warn or error (default: config, else info)
+  --metrics-address HOST:PORT  serve Prometheus metrics at /metrics (default: config, else none)
+  --docker-config FILE         docker config.json with registry credentials
+                               (default: config, else ~/.docker/config.json if present)
+  --no-remote        never mount layers lazily: every layer is unpacked
   --help             show this help
 `;
 
@@ -39,6 +49,9 @@ export function parseFlags(argv: readonly string[]): AgentFlags {
         root: { type: "string", default: defaultRoot },
         config: { type: "string" },
         "log-level": { type: "string" },
+        "metrics-address": { type: "string" },
+        "docker-config": { type: "string" },
+        "no-remote": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -60,6 +73,9 @@ export function parseFlags(argv: readonly string[]): AgentFlags {
     root: values.root,
     config: values.config,
     logLevel: level,
+    metricsAddress: values["metrics-address"],
+    dockerConfig: values["docker-config"],
+    noRemote: values["no-remote"],
     help: values.help,
   };
 }

@@ -134,7 +134,14 @@ export function parseHostsToml(text: string, source = "hosts config"): HostsConf
   } catch (err) {
     throw new StargzError("INVALID_ARGUMENT", `cannot parse ${source}`, { cause: err });
   }
-  const root = isTable(doc.resolver) ? doc.resolver : doc;
+  return hostsConfigFromTable(isTable(doc.resolver) ? doc.resolver : doc, source);
+}
+
+/** The same from an already parsed `[resolver]` table (the agent's config file holds one). */
+export function hostsConfigFromTable(
+  root: Record<string, unknown>,
+  source = "hosts config",
+): HostsConfig {
   const out: HostsConfig = { hosts: {} };
   const timeout = root.request_timeout_sec;
   if (timeout !== undefined) out.requestTimeoutSec = int(timeout, "request_timeout_sec", source);

@@ -372,6 +372,31 @@ export class RegistryClient {
     };
   }
 
+  /**
+   * A blob's size from a HEAD request, through mirrors like every read (the
+   * agent learns layer sizes this way: remote-snapshot labels carry digests
+   * only). NOT_FOUND when no endpoint has it.
+   */
+  async blobSize(ref: ImageReference, digest: string, options: CallOptions = {}): Promise<number> {
+    assertSupportedDigest(digest);
+    const context = { image: formatReference(ref), registry: ref.registry, blob: digest };
+    return this.#pull(ref, options, async (ep) => {
+      const res = await this.#send(ep, {
+        method: "HEAD",
+        url: this.#url(ep, ref, `blobs/${digest}`),
+        scopes: [repositoryScope(ref.repository, "pull")],
+        signal: options.signal,
+        context,
+      });
+      await discard(res);
+      if (res.statusCode !== 200) throw await responseError(res, "cannot stat blob", context);
+      const size = Number(header(res.headers, "content-length"));
+      if (!Number.isSafeInteger(size) || size < 0)
+        throw new StargzError("UNAVAILABLE", "registry sent no blob size", { context });
+      return size;
+    });
+  }
+
   /** Whether the repository has the blob (HEAD on the origin). */
   async blobExists(
     ref: ImageReference,

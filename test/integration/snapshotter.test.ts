@@ -103,6 +103,7 @@ describe("stargz-agent under a real containerd", { skip }, () => {
   test("an agent restart between pull and run loses nothing", async () => {
     await agent.stop();
     agent = await startAgent({ dir: join(tmp.path, "agent") });
+    await containerd.waitForSnapshotter("stargz");
     const out = await containerd.ctr([
       "run",
       "--rm",

@@ -26,6 +26,12 @@ export interface TestContainerd {
   ctr(args: string[], options?: { namespace?: string; input?: string }): Promise<string>;
   /** The same for the Go reference tool `ctr-remote`. */
   ctrRemote(args: string[], options?: { namespace?: string }): Promise<string>;
+  /**
+   * Waits until containerd answers through proxy snapshotter `name` again.
+   * After the snapshotter's process restarts, containerd redials its socket
+   * with a growing backoff, and calls fail until it has.
+   */
+  waitForSnapshotter(name: string, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -61,6 +67,15 @@ export async function startContainerd(options: ContainerdOptions): Promise<TestC
     process: proc,
     ctr,
     ctrRemote: ctrWith("ctr-remote"),
+    waitForSnapshotter: (name, timeoutMs = 60_000) =>
+      waitFor(
+        `containerd to reach snapshotter ${name}`,
+        async () => {
+          await ctr(["snapshots", "--snapshotter", name, "ls"]);
+          return true;
+        },
+        timeoutMs,
+      ),
     stop: async () => {
       await proc.stop(10000);
     },

@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { parse } from "smol-toml";
 import { StargzError } from "../../util/errors.ts";
 import { isLogLevel, type LogLevel } from "../../util/log.ts";
+import { emptyHostsConfig, hostsConfigFromTable, type HostsConfig } from "../../registry/index.ts";
 
 export interface AgentConfig {
   /** Log level when --log-level is not given. Default "info". */
@@ -22,6 +23,42 @@ export interface AgentConfig {
     /** Seconds in-flight calls get to finish on SIGTERM. Default 10. */
     shutdownGraceSec: number;
   };
+  /** Seconds the first container on a layer waits for its prefetch (Go: prefetch_timeout_sec). Default 10. */
+  prefetchTimeoutSec: number;
+  /** Do not prefetch (Go: noprefetch). Default false. */
+  noPrefetch: boolean;
+  /** Do not fetch the rest of a layer in the background (Go: no_background_fetch). Default false. */
+  noBackgroundFetch: boolean;
+  /** Mount layers without checking their TOC digest (Go: disable_verification). Default false. */
+  disableVerification: boolean;
+  /** host:port for the Prometheus endpoint (/metrics); empty: none. Default "". */
+  metricsAddress: string;
+  /** Docker config.json with registry credentials; empty: $DOCKER_CONFIG or ~/.docker/config.json if present. */
+  dockerConfig: string;
+  blob: {
+    /** Seconds between registry probes of one layer before mounts are returned (Go: valid_interval). Default 60. */
+    validIntervalSec: number;
+    /** Probe on every check (Go: check_always). Default false. */
+    checkAlways: boolean;
+    /** Bound on one fetch from the registry, seconds (Go: fetching_timeout_sec). Default 300. */
+    fetchingTimeoutSec: number;
+    /** Retries of a failed registry request (Go: max_retries). Default 5. */
+    maxRetries: number;
+  };
+  fuse: {
+    /** Kernel attribute cache, seconds (Go: attr_timeout). Default 1. */
+    attrTimeoutSec: number;
+    /** Kernel lookup cache, seconds (Go: entry_timeout). Default 1. */
+    entryTimeoutSec: number;
+  };
+  cache: {
+    /** Decompressed chunks kept in memory, bytes. Default 64 MiB. */
+    memoryMaxBytes: number;
+    /** Chunks kept on disk under ROOT/cache, bytes; 0 disables the disk cache. Default 10 GiB. */
+    diskMaxBytes: number;
+  };
+  /** Registry hosts, mirrors and timeouts (the Go `[resolver]` section plus our keys). */
+  resolver: HostsConfig;
 }
 
 export const defaultConfig: AgentConfig = {
@@ -32,12 +69,32 @@ export const defaultConfig: AgentConfig = {
     overlayIndexOff: false,
     shutdownGraceSec: 10,
   },
+  prefetchTimeoutSec: 10,
+  noPrefetch: false,
+  noBackgroundFetch: false,
+  disableVerification: false,
+  metricsAddress: "",
+  dockerConfig: "",
+  blob: { validIntervalSec: 60, checkAlways: false, fetchingTimeoutSec: 300, maxRetries: 5 },
+  fuse: { attrTimeoutSec: 1, entryTimeoutSec: 1 },
+  cache: { memoryMaxBytes: 64 << 20, diskMaxBytes: 10 * 2 ** 30 },
+  resolver: emptyHostsConfig(),
 };
 
 type Check = (value: unknown) => boolean;
 const isBool: Check = (v) => typeof v === "boolean";
 const isLevel: Check = (v) => typeof v === "string" && isLogLevel(v);
 const isSeconds: Check = (v) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 3600;
+const isPositiveSeconds: Check = (v) => isSeconds(v) && (v as number) > 0;
+const isCount: Check = (v) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 100;
+const isBytes: Check = (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+const isString: Check = (v) => typeof v === "string";
+const isAddress: Check = (v) => typeof v === "string" && (v === "" || /^[^\s:]*:\d{1,5}$/.test(v));
+const isTableValue: Check = (v) => isTable(v);
+
+function field<T>(check: Check, expect: string, set: (c: AgentConfig, v: T) => void): Field {
+  return { check, expect, set: set as (c: AgentConfig, v: never) => void };
+}
 
 interface Field {
   check: Check;
@@ -73,6 +130,54 @@ const schema: Record<string, Field | Record<string, Field>> = {
       set: (c, v) => (c.snapshotter.shutdownGraceSec = v),
     },
   },
+  prefetch_timeout_sec: field<number>(isPositiveSeconds, "an integer 1..3600", (c, v) => {
+    c.prefetchTimeoutSec = v;
+  }),
+  noprefetch: field<boolean>(isBool, "a boolean", (c, v) => (c.noPrefetch = v)),
+  no_background_fetch: field<boolean>(isBool, "a boolean", (c, v) => (c.noBackgroundFetch = v)),
+  disable_verification: field<boolean>(isBool, "a boolean", (c, v) => {
+    c.disableVerification = v;
+  }),
+  metrics_address: field<string>(isAddress, 'a "host:port" string', (c, v) => {
+    c.metricsAddress = v;
+  }),
+  docker_config: field<string>(isString, "a file path", (c, v) => (c.dockerConfig = v)),
+  blob: {
+    valid_interval: field<number>(isPositiveSeconds, "an integer 1..3600", (c, v) => {
+      c.blob.validIntervalSec = v;
+    }),
+    check_always: field<boolean>(isBool, "a boolean", (c, v) => (c.blob.checkAlways = v)),
+    fetching_timeout_sec: field<number>(isPositiveSeconds, "an integer 1..3600", (c, v) => {
+      c.blob.fetchingTimeoutSec = v;
+    }),
+    max_retries: field<number>(isCount, "an integer 0..100", (c, v) => (c.blob.maxRetries = v)),
+  },
+  fuse: {
+    attr_timeout: field<number>(isSeconds, "an integer 0..3600", (c, v) => {
+      c.fuse.attrTimeoutSec = v;
+    }),
+    entry_timeout: field<number>(isSeconds, "an integer 0..3600", (c, v) => {
+      c.fuse.entryTimeoutSec = v;
+    }),
+  },
+  cache: {
+    memory_max_bytes: field<number>(isBytes, "a non-negative integer", (c, v) => {
+      c.cache.memoryMaxBytes = v;
+    }),
+    disk_max_bytes: field<number>(isBytes, "a non-negative integer", (c, v) => {
+      c.cache.diskMaxBytes = v;
+    }),
+  },
+  resolver: field<Record<string, unknown>>(isTableValue, "a table", (c, v) => {
+    try {
+      c.resolver = hostsConfigFromTable(v, "config key resolver");
+    } catch (err) {
+      throw new StargzError("INVALID_ARGUMENT", (err as Error).message, {
+        cause: err,
+        context: { key: "resolver" },
+      });
+    }
+  }),
 };
 
 export function parseConfig(text: string, source = "config"): AgentConfig {

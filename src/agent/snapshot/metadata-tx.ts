@@ -19,6 +19,8 @@ export interface Tx {
   setLabels(key: string, labels: Labels): SnapshotInfo;
   walk(): SnapshotInfo[];
   ids(): Set<number>;
+  /** Labels of the snapshot with this id (empty when there is none). */
+  labelsOf(id: number): Labels;
 }
 
 interface Row {
@@ -171,6 +173,10 @@ export class SqliteTx implements Tx {
   ids(): Set<number> {
     const rows = this.#stmt("SELECT id FROM snapshots").all() as unknown as { id: number }[];
     return new Set(rows.map((r) => r.id));
+  }
+
+  labelsOf(id: number): Labels {
+    return this.#labels(id);
   }
 
   #info(row: Row): SnapshotInfo {

@@ -43,6 +43,8 @@ export interface SnapshotterOptions {
   /** Leave removed directories for Cleanup instead of deleting them in Remove. */
   asyncRemove?: boolean;
   nowUs?: MicrosClock;
+  /** Told about each remote snapshot that cannot be mounted again at start (it stays in the store). */
+  onRestoreFailure?: (labels: Labels, mountpoint: string, err: unknown) => void;
 }
 
 export interface CallOptions {
@@ -56,6 +58,7 @@ export class Snapshotter {
   readonly #log: Logger;
   readonly #fs: FileSystem | undefined;
   readonly #asyncRemove: boolean;
+  readonly #onRestoreFailure: SnapshotterOptions["onRestoreFailure"];
 
   private constructor(options: SnapshotterOptions, dirs: SnapshotDirs, store: MetadataStore) {
     this.#dirs = dirs;
@@ -64,6 +67,7 @@ export class Snapshotter {
     this.#log = options.logger ?? silentLogger();
     this.#fs = options.fileSystem;
     this.#asyncRemove = options.asyncRemove ?? false;
+    this.#onRestoreFailure = options.onRestoreFailure;
   }
 
   /** Opens the store, removes crash leftovers and remounts remote snapshots. */
@@ -89,16 +93,20 @@ export class Snapshotter {
     const snapshot = await this.#create("active", key, parent, labels);
     if (this.#fs && target)
       await this.#tryRemote(this.#fs, { key, target, snapshot, labels }, call);
+    await this.#checkOrRemove(key, snapshot);
     return composeMounts(snapshot, this.#layout);
   }
 
   async view(key: string, parent: string, labels: Labels): Promise<Mount[]> {
     validateLabels(labels);
-    return composeMounts(await this.#create("view", key, parent, labels), this.#layout);
+    const snapshot = await this.#create("view", key, parent, labels);
+    await this.#checkOrRemove(key, snapshot);
+    return composeMounts(snapshot, this.#layout);
   }
 
   async mounts(key: string): Promise<Mount[]> {
     const snapshot = await this.#store.withTransaction(false, (tx) => tx.getSnapshot(key));
+    await this.#checkRemoteParents(snapshot);
     return composeMounts(snapshot, this.#layout);
   }
 
@@ -230,6 +238,59 @@ export class Snapshotter {
     }
   }
 
+  /** A new snapshot whose remote parents are unavailable is removed again, so a retry can reuse its key. */
+  async #checkOrRemove(key: string, snapshot: StoredSnapshot): Promise<void> {
+    try {
+      await this.#checkRemoteParents(snapshot);
+    } catch (err) {
+      await this.remove(key).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Before mounts stacking on remote layers are handed out: each remote
+   * ancestor must pass the filesystem's check (mount alive, source reachable;
+   * the first check also waits, bounded, for the layer's prefetch).
+   */
+  async #checkRemoteParents(snapshot: StoredSnapshot): Promise<void> {
+    const fs = this.#fs;
+    if (!fs || snapshot.parentIds.length === 0) return;
+    const remote = await this.#store.withTransaction(false, (tx) =>
+      snapshot.parentIds
+        .map((id) => ({ id, labels: tx.labelsOf(id) }))
+        .filter((p) => p.labels[remoteLabel] === remoteLabelValue),
+    );
+    const results = await Promise.allSettled(
+      remote.map((p) => this.#checkOrRemount(fs, this.#layout.fsPath(p.id), p.labels)),
+    );
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) {
+      throw new StargzError("UNAVAILABLE", "a remote layer of this snapshot is unavailable", {
+        cause: failed.reason,
+        context: { reason: errorMessage(failed.reason) },
+      });
+    }
+  }
+
+  /**
+   * A remote layer that is not served at all (its restore failed at start,
+   * say while the registry was down) gets one more mount attempt here.
+   */
+  async #checkOrRemount(fs: FileSystem, mountpoint: string, labels: Labels): Promise<void> {
+    try {
+      await fs.check(mountpoint, labels);
+      return;
+    } catch (err) {
+      if (!isErrorCode(err, "NOT_FOUND")) throw err;
+    }
+    await fs.mount(mountpoint, labels, AbortSignal.timeout(60_000)).catch((err: unknown) => {
+      if (!isErrorCode(err, "ALREADY_EXISTS")) throw err;
+    });
+    this.#log.info("remote snapshot mounted again on demand", { mountpoint });
+    await fs.check(mountpoint, labels);
+  }
+
   async #failIfExists(target: string): Promise<void> {
     const exists = await this.#store.withTransaction(false, (tx) => tx.has(target));
     if (exists)
@@ -276,20 +337,35 @@ export class Snapshotter {
         .filter((i) => i.labels[remoteLabel] === remoteLabelValue)
         .map((i) => ({ info: i, id: tx.getInfo(i.name).id })),
     );
-    for (const { info, id } of remote) {
-      const mountpoint = this.#layout.fsPath(id);
-      const healthy = await fs.check(mountpoint, info.labels).then(
-        () => true,
-        () => false,
-      );
-      if (healthy) continue;
-      await fs.mount(mountpoint, info.labels, signal).catch((err: unknown) => {
-        this.#log.warn("cannot remount remote snapshot", {
-          key: info.name,
-          error: errorMessage(err),
-        });
+    // A few at a time: each may wait on a registry, and the agent serves only after this.
+    const queue = [...remote];
+    const worker = async (): Promise<void> => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        await this.#restoreOne(fs, next.info, next.id, signal);
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+  }
+
+  async #restoreOne(
+    fs: FileSystem,
+    info: SnapshotInfo,
+    id: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const mountpoint = this.#layout.fsPath(id);
+    const healthy = await fs.check(mountpoint, info.labels).then(
+      () => true,
+      () => false,
+    );
+    if (healthy) return;
+    await fs.mount(mountpoint, info.labels, signal).catch((err: unknown) => {
+      this.#log.warn("cannot remount remote snapshot", {
+        key: info.name,
+        error: errorMessage(err),
       });
-    }
+      this.#onRestoreFailure?.(info.labels, mountpoint, err);
+    });
   }
 }
 

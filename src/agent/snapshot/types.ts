@@ -44,7 +44,9 @@ export interface StoredSnapshot {
  * only needs these three calls, so its tests can use a fake.
  * - mount: make the layer described by `labels` appear at `mountpoint`; reject
  *   when the layer cannot be served remotely (the caller falls back to unpacking).
- * - check: resolve when the mounted layer is still healthy.
+ * - check: resolve when the mounted layer is still healthy; reject NOT_FOUND
+ *   when nothing is served at `mountpoint` (the snapshotter then tries one
+ *   mount before giving up), any other error when it is unhealthy.
  * - unmount: detach `mountpoint`; resolving when nothing is mounted there.
  */
 export interface FileSystem {

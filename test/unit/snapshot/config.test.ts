@@ -38,6 +38,9 @@ test("flags default to the Go snapshotter's paths and reject bad values", () => 
     root: defaultRoot,
     config: undefined,
     logLevel: undefined,
+    metricsAddress: undefined,
+    dockerConfig: undefined,
+    noRemote: false,
     help: false,
   });
   assert.equal(parseFlags(["--address", "/x.sock", "--log-level", "warn"]).logLevel, "warn");

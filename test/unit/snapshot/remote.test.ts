@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { status } from "@grpc/grpc-js";
 import { rejectsWith, startFixture } from "./fixture.ts";
 import type { FileSystem, Labels } from "../../../src/agent/snapshot/types.ts";
+import { StargzError } from "../../../src/util/errors.ts";
 
 class FakeFs implements FileSystem {
   readonly mounted = new Map<string, Labels>();
@@ -23,7 +24,7 @@ class FakeFs implements FileSystem {
   }
   async check(mountpoint: string): Promise<void> {
     this.calls.push(`check ${mountpoint}`);
-    if (!this.mounted.has(mountpoint)) throw new Error("not mounted");
+    if (!this.mounted.has(mountpoint)) throw new StargzError("NOT_FOUND", "not mounted");
   }
   async unmount(mountpoint: string): Promise<void> {
     this.calls.push(`unmount ${mountpoint}`);
@@ -81,6 +82,53 @@ test("a layer the filesystem refuses falls back to an ordinary active snapshot",
       (await f.client.stat("sha256:plain")).labels["containerd.io/snapshot/remote"],
       undefined,
     );
+  } finally {
+    await f.close();
+  }
+});
+
+test("Prepare, View and Mounts on a remote chain check the remote layers first", async () => {
+  const fs = new FakeFs();
+  const f = await startFixture({ fileSystem: fs });
+  try {
+    const labels = { "containerd.io/snapshot.ref": "sha256:l1", "test/remote": "yes" };
+    await rejectsWith(f.client.prepare("extract-1", "", labels), status.ALREADY_EXISTS);
+    fs.calls.length = 0;
+    await f.client.prepare("c1", "sha256:l1");
+    await f.client.view("v1", "sha256:l1");
+    await f.client.mounts("c1");
+    assert.equal(fs.calls.filter((c) => c.startsWith("check")).length, 3);
+
+    fs.mounted.clear();
+    fs.refuse = () => true;
+    await rejectsWith(f.client.prepare("c2", "sha256:l1"), status.UNAVAILABLE);
+    await rejectsWith(f.client.stat("c2"), status.NOT_FOUND);
+    await rejectsWith(f.client.mounts("c1"), status.UNAVAILABLE);
+  } finally {
+    await f.close();
+  }
+});
+
+test("a remote snapshot that cannot be remounted at start is reported, kept, and mounted on demand later", async () => {
+  const fs = new FakeFs();
+  const reported: string[] = [];
+  const f = await startFixture({
+    fileSystem: fs,
+    onRestoreFailure: (_labels, mountpoint) => reported.push(mountpoint),
+  });
+  try {
+    const labels = { "containerd.io/snapshot.ref": "sha256:l1", "test/remote": "yes" };
+    await rejectsWith(f.client.prepare("extract-1", "", labels), status.ALREADY_EXISTS);
+    fs.mounted.clear();
+    fs.refuse = () => true;
+    await f.restart();
+    assert.equal(reported.length, 1);
+    assert.equal((await f.client.stat("sha256:l1")).kind, "COMMITTED");
+    await rejectsWith(f.client.prepare("c1", "sha256:l1"), status.UNAVAILABLE);
+    fs.refuse = () => false;
+    const mounts = await f.client.prepare("c1", "sha256:l1");
+    assert.equal(mounts[0]?.type, "overlay", "mounted again on demand once it can be");
+    assert.equal(fs.mounted.size, 1);
   } finally {
     await f.close();
   }
