@@ -22,12 +22,7 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { buildAndPushDemoImage, demoRootfsTar } from "../scripts/lib/demo-image.ts";
 import { startupFiles } from "../scripts/lib/startup-files.ts";
-import {
-  hasOurRpull,
-  pullCreateRun,
-  type PullMode,
-  type RpullTool,
-} from "../scripts/lib/pull-run.ts";
+import { pullCreateRun, type PullMode, type RpullTool } from "../scripts/lib/pull-run.ts";
 import {
   projectDir,
   runWrapped,
@@ -171,12 +166,7 @@ async function main(): Promise<void> {
   const runs = Number(values.runs);
   const rateMbit = Number(values["rate-mbit"]);
   const delayMs = Number(values["delay-ms"]);
-  const rpullTool: RpullTool =
-    values.rpull === "ctr-remote" || values.rpull === "stargz"
-      ? values.rpull
-      : (await hasOurRpull())
-        ? "stargz"
-        : "ctr-remote";
+  const rpullTool: RpullTool = values.rpull === "ctr-remote" ? "ctr-remote" : "stargz";
   const agentConfig =
     values["agent-config"] !== undefined
       ? await readFile(values["agent-config"], "utf8")

@@ -6,16 +6,15 @@
  * (mount the layers from the registry, fetch files when read), with times and
  * downloaded bytes side by side. Everything is stopped and removed at the end.
  */
-import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
+import { cp, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { buildAndPushDemoImage } from "./lib/demo-image.ts";
 import { run } from "./lib/exec.ts";
-import { hasOurRpull, pullCreateRun, type PullRunResult, type RpullTool } from "./lib/pull-run.ts";
+import { pullCreateRun, type PullMode, type PullRunResult } from "./lib/pull-run.ts";
 import {
   startAgent,
   startContainerd,
   startRegistry,
-  projectDir,
   stargzCli,
   unmountUnder,
   type Service,
@@ -37,122 +36,112 @@ function note(text: string): void {
 
 const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
 
+interface Demo {
+  dir: string;
+  services: Service[];
+  proxy?: TcpProxy;
+  /** host:port of the proxy in front of the registry. */
+  registry?: string;
+  containerdAddress?: string;
+}
+
+const backgroundFetch = process.argv.includes("--background-fetch");
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) {
     throw new Error("the demo mounts filesystems and runs containers: run it as root");
   }
-  const dir = await mkdtemp("/tmp/stargz-demo-");
-  const services: Service[] = [];
-  let proxy: TcpProxy | undefined;
+  const demo: Demo = { dir: await mkdtemp("/tmp/stargz-demo-"), services: [] };
   try {
-    step(`1. Starting a registry, stargz-agent and containerd under ${dir}`);
-    const registryPort = await freePort();
-    services.push(await startRegistry(join(dir, "registry"), `127.0.0.1:${registryPort}`));
-    proxy = await startTcpProxy({
-      listenHost: "127.0.0.1",
-      targetHost: "127.0.0.1",
-      targetPort: registryPort,
-    });
-    const registry = `127.0.0.1:${proxy.port}`;
-    note(`registry at ${registry} (through a proxy that counts the bytes it serves)`);
-    const backgroundFetch = process.argv.includes("--background-fetch");
-    const agent = await startAgent(join(dir, "agent"), await demoAgentConfig(backgroundFetch));
-    services.push(agent);
-    note(`stargz-agent (our containerd snapshotter) on ${agent.socket}`);
-    if (!backgroundFetch) {
-      note(
-        "with no_background_fetch = true, so the byte count shows what python3 read; by default",
-      );
-      note("the agent fetches the rest of each layer in the background (--background-fetch)");
-    }
-    const containerd = await startContainerd(join(dir, "containerd"), agent.socket);
-    services.push(containerd);
-    note(
-      `containerd on ${containerd.address}, snapshotters: overlayfs (built in) and stargz (the agent)`,
-    );
-
+    const { registry } = await startServices(demo);
     const legacyRef = `${registry}/demo/python:gzip`;
     const lazyRef = `${registry}/demo/python:esgz`;
-    step("2. Building the image: Debian 12 (debootstrap) with python3, pip and numpy");
-    const image = await buildAndPushDemoImage(join(dir, "image"), legacyRef, { log: note });
-    for (const l of image.layers) note(`layer ${l.name.padEnd(15)} ${mb(l.size).padStart(9)} gzip`);
-    const legacyBytes = image.layers.reduce((s, l) => s + l.size, 0);
-    note(`pushed ${legacyRef}: ${image.layers.length} layers, ${mb(legacyBytes)}`);
-
-    step("3. Converting it to eStargz: stargz image convert");
-    note(`stargz image convert --plain-http ${legacyRef} ${lazyRef}`);
-    const started = Date.now();
-    await run(process.execPath, [
-      stargzCli,
-      "image",
-      "convert",
-      "--plain-http",
-      "--progress",
-      "plain",
-      legacyRef,
-      lazyRef,
-    ]);
-    note(
-      `done in ${((Date.now() - started) / 1000).toFixed(1)} s; the result still runs anywhere (eStargz is gzip)`,
-    );
-
-    const rpullTool: RpullTool = (await hasOurRpull()) ? "stargz" : "ctr-remote";
-    const results: Record<string, Measured> = {};
-    for (const mode of ["legacy", "lazy"] as const) {
-      const ref = mode === "legacy" ? legacyRef : lazyRef;
-      step(
-        mode === "legacy"
-          ? "4. Legacy: ctr image pull (download and unpack every layer onto overlayfs), then run"
-          : `5. Lazy: ${rpullTool === "stargz" ? "stargz image rpull" : "ctr-remote image rpull (the Go tool, standing in for ours)"} onto the stargz snapshotter, then run`,
-      );
-      note(`${command.join(" ")}`);
-      proxy.reset();
-      const counter = proxy;
-      const bytesAfter: Record<string, number> = {};
-      const result = await pullCreateRun({
-        mode,
-        ref,
-        address: containerd.address,
-        namespace: "demo",
-        containerId: `demo-${mode}`,
-        command,
-        rpullTool,
-        afterPhase: (phase) => {
-          bytesAfter[phase] = counter.counts().down;
-        },
-      });
-      results[mode] = {
-        ...result,
-        bytes: bytesAfter.run ?? 0,
-        bytesAfterPull: bytesAfter.pull ?? 0,
-      };
-      if (mode === "lazy") {
-        for (const line of result.pullOutput.trimEnd().split("\n")) note(`rpull: ${line}`);
-      }
-      note(`container printed: ${result.output.trim()}`);
-    }
-    printTable(results);
+    await buildImage(demo, legacyRef);
+    await convertImage(legacyRef, lazyRef);
+    const legacy = await pullAndRun(demo, "legacy", legacyRef);
+    const lazy = await pullAndRun(demo, "lazy", lazyRef);
+    printTable(legacy, lazy);
   } finally {
     step("Cleaning up");
-    await cleanup(dir, services, proxy);
+    await cleanup(demo);
   }
 }
 
-/**
- * The agent's TOML for the demo. Without background fetch, the bytes counted
- * are those the container read. Older agents (before lazy pulling) have no
- * such key and would refuse it.
- */
-async function demoAgentConfig(backgroundFetch: boolean): Promise<string | undefined> {
-  const schema = await readFile(join(projectDir, "src/agent/config/config.ts"), "utf8");
-  if (backgroundFetch || !schema.includes("no_background_fetch")) return undefined;
-  return "no_background_fetch = true\n";
+async function startServices(demo: Demo): Promise<{ registry: string }> {
+  step(`1. Starting a registry, stargz-agent and containerd under ${demo.dir}`);
+  const registryPort = await freePort();
+  demo.services.push(await startRegistry(join(demo.dir, "registry"), `127.0.0.1:${registryPort}`));
+  demo.proxy = await startTcpProxy({
+    listenHost: "127.0.0.1",
+    targetHost: "127.0.0.1",
+    targetPort: registryPort,
+  });
+  const registry = `127.0.0.1:${demo.proxy.port}`;
+  note(`registry at ${registry} (through a proxy that counts the bytes it serves)`);
+  // Without background fetch, the bytes counted are those the container read.
+  const config = backgroundFetch ? undefined : "no_background_fetch = true\n";
+  const agent = await startAgent(join(demo.dir, "agent"), config);
+  demo.services.push(agent);
+  note(`stargz-agent (our containerd snapshotter) on ${agent.socket}`);
+  if (!backgroundFetch) {
+    note("with no_background_fetch = true, so the byte count shows what python3 read; by default");
+    note("the agent fetches the rest of each layer in the background (--background-fetch)");
+  }
+  const containerd = await startContainerd(join(demo.dir, "containerd"), agent.socket);
+  demo.services.push(containerd);
+  demo.containerdAddress = containerd.address;
+  note(`containerd on ${containerd.address}`);
+  note("snapshotters: overlayfs (built in) and stargz (the agent)");
+  return { registry };
 }
 
-function printTable(results: Record<string, Measured>): void {
-  const legacy = results.legacy;
-  const lazy = results.lazy;
-  if (!legacy || !lazy) return;
+async function buildImage(demo: Demo, ref: string): Promise<void> {
+  step("2. Building the image: Debian 12 (debootstrap) with python3, pip and numpy");
+  const image = await buildAndPushDemoImage(join(demo.dir, "image"), ref, { log: note });
+  for (const l of image.layers) note(`layer ${l.name.padEnd(15)} ${mb(l.size).padStart(9)} gzip`);
+  const bytes = image.layers.reduce((s, l) => s + l.size, 0);
+  note(`pushed ${ref}: ${image.layers.length} layers, ${mb(bytes)}`);
+}
+
+async function convertImage(source: string, target: string): Promise<void> {
+  step("3. Converting it to eStargz: stargz image convert");
+  note(`stargz image convert --plain-http ${source} ${target}`);
+  const started = Date.now();
+  const args = ["image", "convert", "--plain-http", "--progress", "plain", source, target];
+  await run(process.execPath, [stargzCli, ...args]);
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  note(`done in ${seconds} s; the result still runs anywhere (an eStargz layer is a gzip tar)`);
+}
+
+async function pullAndRun(demo: Demo, mode: PullMode, ref: string): Promise<Measured> {
+  step(
+    mode === "legacy"
+      ? "4. Legacy: ctr image pull (download and unpack every layer onto overlayfs), then run"
+      : "5. Lazy: stargz image rpull (mount every layer from the registry), then run on stargz",
+  );
+  note(`python3 -c 'print("hello")'`);
+  const proxy = demo.proxy as TcpProxy;
+  proxy.reset();
+  const bytesAfter: Record<string, number> = {};
+  const result = await pullCreateRun({
+    mode,
+    ref,
+    address: demo.containerdAddress as string,
+    namespace: "demo",
+    containerId: `demo-${mode}`,
+    command,
+    afterPhase: (phase) => {
+      bytesAfter[phase] = proxy.counts().down;
+    },
+  });
+  if (mode === "lazy") {
+    for (const line of result.pullOutput.trimEnd().split("\n")) note(`rpull: ${line}`);
+  }
+  note(`container printed: ${result.output.trim()}`);
+  return { ...result, bytes: bytesAfter.run ?? 0, bytesAfterPull: bytesAfter.pull ?? 0 };
+}
+
+function printTable(legacy: Measured, lazy: Measured): void {
   step("Result");
   const sec = (n: number): string => `${n.toFixed(2)} s`;
   const rows: [string, string, string][] = [
@@ -186,11 +175,7 @@ function printTable(results: Record<string, Measured>): void {
   for (const line of lines) note(line);
 }
 
-async function cleanup(
-  dir: string,
-  services: Service[],
-  proxy: TcpProxy | undefined,
-): Promise<void> {
+async function cleanup({ dir, services, proxy }: Demo): Promise<void> {
   // containerd first (it holds overlay mounts on the agent's layers), then the agent.
   for (const s of [...services].reverse()) {
     await s.stop().catch((err: unknown) => note(`stopping ${s.name}: ${String(err)}`));

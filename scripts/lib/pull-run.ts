@@ -10,7 +10,7 @@ import { stargzCli, type Wrap } from "./stack.ts";
 
 export type PullMode = "legacy" | "lazy";
 
-/** Which program does the lazy pull: ours, or the Go `ctr-remote` while ours is missing. */
+/** Which program does the lazy pull: ours, or the Go `ctr-remote` (for comparison). */
 export type RpullTool = "stargz" | "ctr-remote";
 
 export interface PullRunOptions {
@@ -37,14 +37,6 @@ export interface PullRunResult {
   output: string;
   /** What the pull command printed (rpull: one line per layer). */
   pullOutput: string;
-}
-
-/** Whether this checkout's `stargz image` has the rpull subcommand. */
-export async function hasOurRpull(): Promise<boolean> {
-  const { stdout } = await run(process.execPath, [stargzCli, "image", "--help"]).catch(() => ({
-    stdout: "",
-  }));
-  return /\brpull\b/.test(stdout);
 }
 
 async function timed(command: string, args: readonly string[]): Promise<[number, string]> {
