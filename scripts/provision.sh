@@ -24,6 +24,7 @@ apt_packages=(
   golang-go golang-github-containerd-stargz-snapshotter-dev attr
   golang-github-klauspost-compress-dev golang-github-vbatts-tar-split-dev
   golang-golang-x-sync-dev golang-github-opencontainers-go-digest-dev
+  golang-github-containerd-containerd-dev
   iproute2 hyperfine ca-certificates openssl xz-utils
   apache2-utils busybox-static time debootstrap strace
 )
