@@ -30,6 +30,8 @@ export class ChunkCache {
   readonly #disk: BlobCache | undefined;
   readonly #metrics: LayerFsMetrics | undefined;
   readonly #logger: Logger;
+  /** Chunks whose disk write has not committed yet: still servable, so a read never misses them. */
+  readonly #writing = new Map<string, Buffer>();
 
   constructor(options: ChunkCacheOptions) {
     this.#memory = new MemoryLru({ maxBytes: options.memoryMaxBytes });
@@ -51,7 +53,7 @@ export class ChunkCache {
 
   /** Present in some tier (no I/O). */
   has(key: string): boolean {
-    return this.#memory.has(key) || (this.#disk?.has(key) ?? false);
+    return this.#memory.has(key) || this.#writing.has(key) || (this.#disk?.has(key) ?? false);
   }
 
   /** A verified disk hit, promoted to memory; a corrupt entry is dropped and reported as a miss. */
@@ -61,6 +63,8 @@ export class ChunkCache {
     check: ChunkCheck,
     signal: AbortSignal,
   ): Promise<Buffer | undefined> {
+    const writing = this.#writing.get(key);
+    if (writing) return writing;
     if (!this.#disk?.has(key)) return undefined;
     const data = await this.#disk.get(key, signal);
     if (data === undefined || !verifies(ref, data, check)) {
@@ -79,13 +83,17 @@ export class ChunkCache {
    */
   put(key: string, data: Buffer, inMemory: boolean): Promise<void> {
     if (inMemory || !this.#disk) this.#memory.set(key, data);
-    if (!this.#disk || this.#disk.has(key)) return Promise.resolve();
+    if (!this.#disk || this.#disk.has(key) || this.#writing.has(key)) return Promise.resolve();
     const writer = this.#disk.add(key);
     writer.write(data);
-    return writer.commit().catch(async (err: unknown) => {
-      this.#logger.warn("disk cache write failed", { error: err });
-      await writer.abort().catch(() => {});
-    });
+    this.#writing.set(key, data);
+    return writer
+      .commit()
+      .catch(async (err: unknown) => {
+        this.#logger.warn("disk cache write failed", { error: err });
+        await writer.abort().catch(() => {});
+      })
+      .finally(() => this.#writing.delete(key));
   }
 }
 
