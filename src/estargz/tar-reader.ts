@@ -129,7 +129,7 @@ async function readExtended(
   layer: string | undefined,
 ): Promise<{ data: Buffer; padded: Buffer }> {
   const size = parseNumeric(block, 124, 12);
-  if (size < 0 || size > MAX_EXTENDED_HEADER) {
+  if (!Number.isSafeInteger(size) || size < 0 || size > MAX_EXTENDED_HEADER) {
     throw tarError(`extended header of ${size} bytes is out of range`, layer);
   }
   const padded = await source.read(size + paddingFor(size));

@@ -228,3 +228,24 @@ test("bad tar input to the builder is a typed error", async () => {
   corrupt[0] = 0x41;
   await assert.rejects(buildLayer(memoryBlob(corrupt), sink), /bad header checksum/);
 });
+
+test("an extended header whose size field is not a number is a typed error", async () => {
+  const tar = buildTar([
+    { type: "reg", name: "f", content: Buffer.from("x"), xattrs: { "user.k": Buffer.from("v") } },
+  ]);
+  const block = tar.subarray(0, 512);
+  assert.equal(String.fromCharCode(block[156]!), "x", "the first block is the PAX header");
+  block.write("zzzzzzzzzzz\0", 124, 12, "latin1");
+  block.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const byte of block) sum += byte;
+  block.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8, "latin1");
+  await assert.rejects(
+    buildLayer(memoryBlob(tar), memorySink(), { layerName: "in.tar" }),
+    (err: unknown) => {
+      assert.ok(err instanceof EStargzError, String(err));
+      assert.equal(err.problem, "bad-tar");
+      return true;
+    },
+  );
+});
